@@ -1,0 +1,5 @@
+"""``python -m asyncmig``."""
+
+from .cli import main
+
+main()

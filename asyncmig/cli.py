@@ -1,0 +1,575 @@
+"""The ``asyncmig`` command line: parse arguments, delegate to :mod:`asyncmig.runner`.
+
+Only ``typer`` is imported at start-up; each command imports what it needs, so
+``asyncmig --help`` and ``--version`` stay fast (no SQLAlchemy, no Alembic).
+The error boundary is :class:`AsyncmigGroup.invoke`: one ``Error: ...`` line on
+stderr and the exit code of the exception's class.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import AsyncmigError, ExitCode
+
+if TYPE_CHECKING:
+    from .output import Printer
+    from .runner import Runtime
+    from .settings import Options
+
+EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
+configuration error; 3 database unreachable; 4 pending revisions or model drift
+(status, check, current --check-heads); 5 migration lock not acquired within
+--lock-timeout; 130 interrupted (SIGINT); 143 terminated (SIGTERM)."""
+
+
+@dataclass
+class CliState:
+    """Per-invocation state, kept on the Click context (never in module globals)."""
+
+    options: Options
+    quiet: bool = False
+    traceback: bool = False
+    secrets: set[str] = field(default_factory=set)
+
+
+class AsyncmigGroup(TyperGroup):
+    """The one error boundary: exceptions become an ``Error:`` line and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from .output import MaskingStream
+
+        secrets: set[str] = set()
+        ctx.meta["asyncmig.secrets"] = secrets
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = MaskingStream(out, secrets), MaskingStream(err, secrets)
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:
+            if isinstance(exc, (SystemExit, GeneratorExit)) or _is_click_exception(exc):
+                raise
+            state = ctx.obj if isinstance(ctx.obj, CliState) else None
+            _fail(exc, ctx.invoked_subcommand or "asyncmig", state)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout, sys.stderr = out, err
+
+
+def _is_click_exception(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("typer", "click")
+
+
+def _fail(exc: BaseException, command: str, state: CliState | None) -> NoReturn:
+    from .failures import translate
+    from .output import Printer
+
+    error = translate(exc, command=command) if not isinstance(exc, AsyncmigError) else exc
+    printer = Printer(sys.stdout, sys.stderr)
+    if state is not None and state.traceback:
+        import traceback
+
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+    printer.error(str(error))
+    raise typer.Exit(int(error.exit_code))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"asyncmig {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=AsyncmigGroup,
+    name="asyncmig",
+    help="Run Alembic migrations through async SQLAlchemy engines.",
+    epilog=EXIT_CODES,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# -- shared options, defined once ---------------------------------------------------------
+ConfigOpt = Annotated[
+    Optional[str],
+    typer.Option("-c", "--config", help="Config file: alembic.ini or pyproject.toml [env: ALEMBIC_CONFIG]."),
+]
+NameOpt = Annotated[Optional[str], typer.Option("-n", "--name", help="Ini section to use (default: alembic).")]
+XOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("-x", help="KEY=VALUE for env.py's context.get_x_argument(); repeatable."),
+]
+UrlOpt = Annotated[
+    Optional[str],
+    typer.Option("--url", help="Database URL; beats ASYNCMIG_URL, DATABASE_URL and the config file."),
+]
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="sqlalchemy.KEY=VALUE engine option; repeatable."),
+]
+EnvFileOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--env-file", help="Read variables from this file (default: ./.env if present); repeatable."),
+]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors and requested data.")]
+TracebackOpt = Annotated[bool, typer.Option("--traceback", help="Show the full traceback of an error.")]
+VersionOpt = Annotated[
+    bool,
+    typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+]
+WaitOpt = Annotated[
+    Optional[str],
+    typer.Option("--wait-timeout", help="Seconds to wait for the database (default 5; 0 = one try) [env: ASYNCMIG_WAIT_TIMEOUT]."),
+]
+LockOpt = Annotated[
+    Optional[str],
+    typer.Option("--lock-timeout", help="Seconds to wait for the migration lock (default 300) [env: ASYNCMIG_LOCK_TIMEOUT]."),
+]
+StatementTimeoutOpt = Annotated[
+    Optional[str],
+    typer.Option("--statement-timeout", help="PostgreSQL statement_timeout for the migration (30s, 500ms) [env: ASYNCMIG_STATEMENT_TIMEOUT]."),
+]
+PgLockTimeoutOpt = Annotated[
+    Optional[str],
+    typer.Option("--pg-lock-timeout", help="PostgreSQL lock_timeout for the migration [env: ASYNCMIG_PG_LOCK_TIMEOUT]."),
+]
+SqlOpt = Annotated[bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")]
+TagOpt = Annotated[Optional[str], typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
+MessageOpt = Annotated[Optional[str], typer.Option("-m", "--message", help="Message of the revision.")]
+BranchLabelOpt = Annotated[Optional[str], typer.Option("--branch-label", help="Branch label for the new revision.")]
+RevIdOpt = Annotated[Optional[str], typer.Option("--rev-id", help="Revision id to use instead of a generated one.")]
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    name: NameOpt = None,
+    x: XOpt = None,
+    url: UrlOpt = None,
+    set_: SetOpt = None,
+    env_file: EnvFileOpt = None,
+    wait_timeout: WaitOpt = None,
+    lock_timeout: LockOpt = None,
+    statement_timeout: StatementTimeoutOpt = None,
+    pg_lock_timeout: PgLockTimeoutOpt = None,
+    quiet: QuietOpt = False,
+    traceback: TracebackOpt = False,
+    version: VersionOpt = False,
+) -> None:
+    """Run Alembic migrations through async SQLAlchemy engines."""
+    from .settings import Options, parse_duration
+
+    def seconds(value: str | None, flag: str) -> float | None:
+        return None if value is None else parse_duration(value, flag)
+
+    ctx.obj = CliState(
+        options=Options(
+            config_file=config,
+            section=name,
+            x_args=tuple(x or ()),
+            url=url,
+            set_options=tuple(set_ or ()),
+            env_files=tuple(env_file) if env_file else None,
+            wait_timeout=seconds(wait_timeout, "--wait-timeout"),
+            lock_timeout=seconds(lock_timeout, "--lock-timeout"),
+            statement_timeout=seconds(statement_timeout, "--statement-timeout"),
+            pg_lock_timeout=seconds(pg_lock_timeout, "--pg-lock-timeout"),
+        ),
+        quiet=quiet,
+        traceback=traceback,
+    )
+    ctx.obj.secrets = ctx.meta.get("asyncmig.secrets", ctx.obj.secrets)
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state: CliState = ctx.obj
+    return state
+
+
+def _printer(ctx: typer.Context, json_mode: bool = False) -> Printer:
+    from .output import Printer
+
+    return Printer(sys.stdout, sys.stderr, quiet=_state(ctx).quiet, json_mode=json_mode)
+
+
+def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Printer]:
+    """Resolve settings, register their secrets for masking, warn about dropped keys."""
+    from .output import ProgressEvents
+    from .runner import Runtime
+    from .settings import resolve
+
+    state = _state(ctx)
+    settings = resolve(state.options)
+    state.secrets.update(settings.secrets)
+    printer = _printer(ctx, json_mode)
+    for dropped in settings.dropped:
+        printer.warning(
+            f"{dropped.key} from {dropped.source} is ignored: migrations run on NullPool, "
+            f"which takes no {dropped.key.split('.', 1)[1]} argument"
+        )
+    runtime = Runtime(settings, events=ProgressEvents(printer), stdout=sys.stdout, quiet=state.quiet)
+    return runtime, printer
+
+
+def _summary(printer: Printer, result: Any) -> None:
+    done = {"upgrade": "Upgraded", "downgrade": "Downgraded", "stamp": "Stamped"}[result.command]
+    at = ",".join(result.to_revisions) or "base"
+    count = len(result.steps)
+    if count == 0 and result.command != "stamp":
+        printer.line(f"Nothing to do: the database is at {at}.")
+    else:
+        noun = "revision" if count == 1 else "revisions"
+        printer.line(f"{done} {count} {noun} in {result.duration:.2f} s; the database is at {at}.", style="bold")
+
+
+# -- commands -----------------------------------------------------------------------------
+@app.command("init")
+def init_cmd(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(help="Directory for the migration environment.")],
+    template: Annotated[str, typer.Option("-t", "--template", help="Template (see list-templates).")] = "asyncmig",
+    package: Annotated[bool, typer.Option("--package", help="Write __init__.py files.")] = False,
+) -> None:
+    """Create a migration environment (default template: asyncmig's async env.py on SQLite)."""
+    from .scaffold import init
+
+    state = _state(ctx)
+    init(
+        directory,
+        template=template,
+        package=package,
+        config_file=state.options.config_file,
+        stdout=sys.stdout,
+        quiet=state.quiet,
+    )
+
+
+@app.command("list-templates")
+def list_templates_cmd(ctx: typer.Context) -> None:
+    """List the templates init can use: asyncmig's and Alembic's."""
+    from .scaffold import list_templates
+
+    printer = _printer(ctx)
+    printer.table(None, ("template", "description"), list_templates())
+
+
+@app.command("revision")
+def revision_cmd(
+    ctx: typer.Context,
+    message: MessageOpt = None,
+    autogenerate: Annotated[bool, typer.Option("--autogenerate", help="Compare the models with the database.")] = False,
+    sql: SqlOpt = False,
+    head: Annotated[str, typer.Option("--head", help="Head revision to build on.")] = "head",
+    splice: Annotated[bool, typer.Option("--splice", help="Allow a non-head revision as --head.")] = False,
+    branch_label: BranchLabelOpt = None,
+    version_path: Annotated[Optional[str], typer.Option("--version-path", help="Versions directory for the file.")] = None,
+    rev_id: RevIdOpt = None,
+    depends_on: Annotated[Optional[str], typer.Option("--depends-on", help="Revisions this one depends on.")] = None,
+) -> None:
+    """Create a new revision file."""
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.revision(
+        rt,
+        message=message,
+        autogenerate=autogenerate,
+        sql=sql,
+        head=head,
+        splice=splice,
+        branch_label=branch_label,
+        version_path=version_path,
+        rev_id=rev_id,
+        depends_on=depends_on,
+    )
+
+
+def _migrate_cmd(ctx: typer.Context, name: str, json_out: bool, call: Any) -> None:
+    rt, printer = _runtime(ctx, json_out)
+    result = call(rt)
+    if json_out:
+        printer.json(result.to_json())
+    else:
+        _summary(printer, result)
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target: head, heads, +2, an id; a:b with --sql.")] = "head",
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upgrade the database to a later revision."""
+    from . import runner
+
+    if sql:
+        rt, _ = _runtime(ctx)
+        runner.upgrade(rt, revision, sql=True, tag=tag)
+        return
+    _migrate_cmd(ctx, "upgrade", json_out, lambda rt: runner.upgrade(rt, revision, tag=tag))
+
+
+@app.command("downgrade")
+def downgrade_cmd(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target: base, -1, an id; a:b with --sql.")],
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Revert the database to a previous revision."""
+    from . import runner
+
+    if sql:
+        rt, _ = _runtime(ctx)
+        runner.downgrade(rt, revision, sql=True, tag=tag)
+        return
+    _migrate_cmd(ctx, "downgrade", json_out, lambda rt: runner.downgrade(rt, revision, tag=tag))
+
+
+@app.command("stamp")
+def stamp_cmd(
+    ctx: typer.Context,
+    revisions: Annotated[list[str], typer.Argument(help="Revision(s) to write to the version table.")],
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+) -> None:
+    """Set the version table to the given revision(s) without running migrations."""
+    from . import runner
+
+    rt, printer = _runtime(ctx)
+    result = runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge)
+    if not sql:
+        _summary(printer, result)
+
+
+@app.command("current")
+def current_cmd(
+    ctx: typer.Context,
+    verbose: VerboseOpt = False,
+    check_heads: Annotated[bool, typer.Option("--check-heads", help="Exit 4 unless the database is at every head.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the database's current revision(s)."""
+    from . import runner
+
+    rt, printer = _runtime(ctx, json_out)
+    if not json_out:
+        runner.print_current(rt, verbose=verbose, check_heads=check_heads)
+        return
+    status = runner.status(rt)
+    printer.json({"current": list(status.current), "heads": list(status.heads)})
+    if check_heads and set(status.current) != set(status.heads):
+        raise typer.Exit(int(ExitCode.PENDING))
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    rev_range: Annotated[Optional[str], typer.Option("-r", "--rev-range", help="Range [start]:[end].")] = None,
+    verbose: VerboseOpt = False,
+    indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current", help="Mark the current revision.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List revisions in chronological order."""
+    from alembic import command
+
+    from . import runner
+    from .output import script_json
+
+    rt, printer = _runtime(ctx, json_out)
+    if not json_out:
+        run = runner.run_online if indicate_current else runner.offline
+        run(rt, "history", lambda c: command.history(c, rev_range, verbose=verbose, indicate_current=indicate_current))
+        return
+    script, current = runner.history_with_current(rt) if indicate_current else (runner.script_directory(rt), ())
+    base, head = runner.parse_range(rev_range)
+    revisions = runner.offline(rt, "history", lambda c: list(script.walk_revisions(base=base, head=head)))
+    printer.json({"history": [script_json(s, current) for s in revisions]})
+
+
+@app.command("heads")
+def heads_cmd(
+    ctx: typer.Context,
+    verbose: VerboseOpt = False,
+    resolve_dependencies: Annotated[bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the current head revisions."""
+    from alembic import command
+
+    from . import runner
+    from .output import script_json
+
+    rt, printer = _runtime(ctx, json_out)
+    if not json_out:
+        runner.offline(rt, "heads", lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies))
+        return
+    script = runner.script_directory(rt)
+    heads = runner.offline(
+        rt, "heads", lambda c: script.get_revisions(script.get_heads(consider_depends_on=resolve_dependencies))
+    )
+    printer.json({"heads": [script_json(s) for s in heads]})
+
+
+@app.command("branches")
+def branches_cmd(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
+    """Show the branch points."""
+    from alembic import command
+
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.offline(rt, "branches", lambda c: command.branches(c, verbose=verbose))
+
+
+@app.command("show")
+def show_cmd(ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]) -> None:
+    """Show a revision."""
+    from alembic import command
+
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    if rev == "current":
+        runner.run_online(rt, "show", lambda c: command.show(c, rev))
+    else:
+        runner.offline(rt, "show", lambda c: command.show(c, rev))
+
+
+@app.command("merge")
+def merge_cmd(
+    ctx: typer.Context,
+    revisions: Annotated[list[str], typer.Argument(help="Revisions to merge (or 'heads').")],
+    message: MessageOpt = None,
+    branch_label: BranchLabelOpt = None,
+    rev_id: RevIdOpt = None,
+) -> None:
+    """Merge two revisions together into a new revision file."""
+    from alembic import command
+
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.offline(
+        rt, "merge", lambda c: command.merge(c, revisions, message=message, branch_label=branch_label, rev_id=rev_id)
+    )
+
+
+@app.command("edit")
+def edit_cmd(ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]) -> None:
+    """Open a revision file in the editor."""
+    from alembic import command
+
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.offline(rt, "edit", lambda c: command.edit(c, rev))
+
+
+@app.command("check")
+def check_cmd(ctx: typer.Context) -> None:
+    """Exit 4 if an upgrade is pending or autogenerate finds model drift."""
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.check(rt)
+
+
+@app.command("ensure-version")
+def ensure_version_cmd(ctx: typer.Context, sql: SqlOpt = False) -> None:
+    """Create the version table if it does not exist."""
+    from . import runner
+
+    rt, _ = _runtime(ctx)
+    runner.ensure_version(rt, sql=sql)
+
+
+@app.command("show-config")
+def show_config_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Show the resolved sqlalchemy.* keys as the engine gets them, and their sources."""
+    from .showconfig import describe, render
+
+    state = _state(ctx)
+    from .settings import resolve
+
+    settings = resolve(state.options)
+    state.secrets.update(settings.secrets)
+    settings.require_url()
+    report = describe(settings)
+    printer = _printer(ctx, json_out)
+    if json_out:
+        printer.json(report)
+    else:
+        render(printer, report)
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
+    from . import runner
+
+    rt, printer = _runtime(ctx, json_out)
+    status = runner.status(rt)
+    if json_out:
+        printer.json(status.to_json())
+    else:
+        printer.line(f"Current: {', '.join(status.current) or 'base'}")
+        printer.line(f"Heads:   {', '.join(status.heads) or 'none'}")
+        if status.pending:
+            printer.table(
+                f"Pending: {len(status.pending)}",
+                ("revision", "from", "message"),
+                [(s.revision, ",".join(s.from_revisions) or "base", s.message) for s in status.pending],
+            )
+        else:
+            printer.line("Up to date.", style="green")
+    if not status.up_to_date:
+        raise typer.Exit(int(ExitCode.PENDING))
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the SQL an upgrade would run from the database's current revision."""
+    from . import runner
+
+    rt, printer = _runtime(ctx, json_out)
+    result = runner.plan(rt, target)
+    if json_out:
+        printer.json(result.to_json())
+    elif result.steps:
+        sys.stdout.write(result.sql)
+    else:
+        printer.line(f"Nothing to do: the database is at {', '.join(result.current) or 'base'}.")
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from .failures import TerminateSignal
+
+    raise TerminateSignal()
+
+
+def main() -> None:
+    """Console-script entry point: SIGTERM unwinds like Ctrl-C (exit 143)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app(prog_name="asyncmig")

@@ -1,0 +1,71 @@
+"""The exception hierarchy and the exit codes it maps to.
+
+Library functions raise these; only the CLI turns them into an exit status
+(see :mod:`asyncmig.cli`). Each class carries its exit code so the mapping is
+defined once, here.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit statuses of every ``asyncmig`` command (documented in docs/exit-codes.md)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    PENDING = 4
+    LOCKED = 5
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+class AsyncmigError(Exception):
+    """Base class: a failure with a one-line, secret-free message."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class MigrationError(AsyncmigError):
+    """A revision raised, a SQL statement failed, or an Alembic command failed."""
+
+    exit_code = ExitCode.FAILED
+
+
+class ConfigError(AsyncmigError):
+    """Bad usage or configuration: flag, config file, URL, unknown revision."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DatabaseUnreachable(AsyncmigError):
+    """Connecting failed: refused, DNS, authentication, missing database, wait timed out."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class PendingMigrations(AsyncmigError):
+    """``status`` / ``check`` / ``current --check-heads`` found work to do or model drift."""
+
+    exit_code = ExitCode.PENDING
+
+
+class LockTimeout(AsyncmigError):
+    """Another run held the migration lock for longer than ``--lock-timeout``."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class Interrupted(AsyncmigError):
+    """SIGINT (Ctrl-C) stopped the run; the open transaction was rolled back."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM stopped the run; the open transaction was rolled back."""
+
+    exit_code = ExitCode.TERMINATED

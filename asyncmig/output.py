@@ -1,0 +1,167 @@
+"""Everything the CLI writes: masked streams, progress lines, tables, JSON.
+
+Every byte the CLI (and Alembic, and logging, under the CLI) writes passes
+through :class:`MaskingStream`, which applies :func:`asyncmig.urls.mask_text`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from .results import Step
+
+
+class MaskingStream(io.TextIOBase):
+    """A text stream that masks URL passwords and known secrets on every write."""
+
+    def __init__(self, stream: TextIO, secrets: set[str]) -> None:
+        self._stream = stream
+        self.secrets = secrets
+
+    def write(self, text: str) -> int:
+        from .urls import mask_text
+
+        self._stream.write(mask_text(text, self.secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def use_color(stream: TextIO, quiet: bool) -> bool:
+    """Colour only on a terminal, never with NO_COLOR or -q."""
+    return not quiet and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+class Printer:
+    """The CLI's output: data on stdout, notices and errors on stderr."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO, *, quiet: bool = False, json_mode: bool = False):
+        self.stdout = stdout
+        self.stderr = stderr
+        self.quiet = quiet
+        self.json_mode = json_mode
+        self.color = use_color(stdout, quiet)
+
+    def _console(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.stdout, highlight=False, soft_wrap=True, no_color=not self.color,
+                       force_terminal=self.color, color_system="auto" if self.color else None)
+
+    def line(self, text: str, style: str | None = None) -> None:
+        """A human line on stdout (suppressed by -q and --json)."""
+        if self.quiet or self.json_mode:
+            return
+        if self.color and style:
+            self._console().print(text, style=style, markup=False)
+        else:
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
+
+    def notice(self, message: str) -> None:
+        """A status message on stderr (waiting, warnings), suppressed by -q."""
+        if not self.quiet:
+            self.stderr.write(f"asyncmig: {message}\n")
+            self.stderr.flush()
+
+    def warning(self, message: str) -> None:
+        """A warning on stderr; -q does not hide it."""
+        self.stderr.write(f"Warning: {message}\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        self.stderr.write(f"Error: {message}\n")
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            # GitHub turns this into an annotation on the job; newlines must be escaped.
+            escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            self.stdout.write(f"::error title=asyncmig::{escaped}\n")
+            self.stdout.flush()
+        self.stderr.flush()
+
+    def json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        self.stdout.flush()
+
+    def table(self, title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+        """A Rich table on a terminal; tab-free aligned plain text otherwise."""
+        if self.quiet or self.json_mode:
+            return
+        columns = list(columns)
+        rows = [list(row) for row in rows]
+        if self.color:
+            from rich.table import Table
+
+            table = Table(title=title)
+            for column in columns:
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*row)
+            self._console().print(table)
+            return
+        widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+        if title:
+            self.stdout.write(title + "\n")
+        for row in [columns, *rows]:
+            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+        self.stdout.flush()
+
+
+class ProgressEvents:
+    """Run events printed by the CLI: one line per applied revision, waits on stderr."""
+
+    VERBS = {"upgrade": "Applying", "downgrade": "Reverting", "stamp": "Stamping"}
+
+    def __init__(self, printer: Printer) -> None:
+        self.printer = printer
+
+    def notice(self, message: str) -> None:
+        self.printer.notice(message)
+
+    def step(self, step: Step, index: int, total: int | None) -> None:
+        verb = self.VERBS.get(step.direction, "Applying")
+        count = f"{index}/{total}" if total else str(index)
+        source = ",".join(step.from_revisions) or "base"
+        dest = ",".join(step.to_revisions) or "base"
+        seconds = f"{step.duration:.2f} s" if step.duration is not None else ""
+        message = f" {step.message}" if step.message else ""
+        self.printer.line(f"{verb} {count} {source} → {dest}{message} … {seconds}", style="green")
+
+
+def script_json(script: Any, current: Iterable[str] = ()) -> dict[str, Any]:
+    """An Alembic Script as the JSON object ``history`` and ``heads`` print."""
+    down = script.down_revision
+    down_list = [] if down is None else [down] if isinstance(down, str) else list(down)
+    return {
+        "revision": script.revision,
+        "down_revisions": down_list,
+        "message": script.doc or "",
+        "branch_labels": sorted(script.branch_labels),
+        "is_head": bool(script.is_head),
+        "is_branch_point": bool(script.is_branch_point),
+        "is_merge_point": bool(script.is_merge_point),
+        "is_current": script.revision in set(current),
+        "path": script.path,
+    }
+
+
+def stdio() -> tuple[TextIO, TextIO]:
+    return sys.stdout, sys.stderr

@@ -1,0 +1,90 @@
+"""Typed results of runs: what the API returns and what ``--json`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration step: a revision applied or reverted (or a stamp)."""
+
+    revision: str
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    message: str
+    direction: str
+    duration: float | None = None
+    sql: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["from_revisions"] = list(self.from_revisions)
+        data["to_revisions"] = list(self.to_revisions)
+        if data["duration"] is not None:
+            data["duration"] = round(data["duration"], 6)
+        if self.sql is None:
+            del data["sql"]
+        return data
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``upgrade`` / ``downgrade`` / ``stamp`` did."""
+
+    command: str
+    target: str
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    steps: tuple[Step, ...]
+    duration: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "target": self.target,
+            "from_revisions": list(self.from_revisions),
+            "to_revisions": list(self.to_revisions),
+            "applied": [step.to_json() for step in self.steps],
+            "duration": round(self.duration, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the database stands against the revision scripts."""
+
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    pending: tuple[Step, ...] = field(default=())
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and set(self.current) == set(self.heads)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "current": list(self.current),
+            "heads": list(self.heads),
+            "pending": [step.to_json() for step in self.pending],
+            "up_to_date": self.up_to_date,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The SQL an upgrade would run from the database's current revision."""
+
+    current: tuple[str, ...]
+    target: str
+    steps: tuple[Step, ...]
+    sql: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "current": list(self.current),
+            "target": self.target,
+            "steps": [step.to_json() for step in self.steps],
+            "sql": self.sql,
+        }

@@ -1,0 +1,347 @@
+"""Resolve every setting a run needs, and remember where each value came from.
+
+Precedence, lowest to highest, for ``sqlalchemy.url``:
+config file < ``DATABASE_URL`` < ``ASYNCMIG_URL`` < ``--url``.
+Other ``sqlalchemy.*`` keys: config file < ``ASYNCMIG_SQLALCHEMY_<KEY>`` < ``--set``.
+Environment variables come from the process, over env files (``--env-file``,
+or ``./.env`` when present), which never override a variable already set.
+
+This module reads files with the standard library only (no Alembic import), so
+``show-config`` stays fast and needs no database driver.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+URL_KEY = "sqlalchemy.url"
+PREFIX = "sqlalchemy."
+
+#: Arguments only QueuePool accepts; migrations run on NullPool, where they raise TypeError.
+NULLPOOL_INCOMPATIBLE = frozenset({"pool_size", "max_overflow", "pool_timeout", "pool_use_lifo"})
+
+#: Alembic's own keys, reported by show-config when set.
+ALEMBIC_KEYS = (
+    "script_location",
+    "version_locations",
+    "path_separator",
+    "version_path_separator",
+    "prepend_sys_path",
+    "file_template",
+    "timezone",
+    "truncate_slug_length",
+    "revision_environment",
+    "sourceless",
+    "output_encoding",
+    "recursive_version_locations",
+)
+
+DEFAULT_WAIT_TIMEOUT = 5.0
+DEFAULT_LOCK_TIMEOUT = 300.0
+
+#: asyncmig's own knobs: (setting name, environment variable, ini key, default).
+_TIMEOUTS: tuple[tuple[str, str, str, float | None], ...] = (
+    ("wait_timeout", "ASYNCMIG_WAIT_TIMEOUT", "asyncmig.wait_timeout", DEFAULT_WAIT_TIMEOUT),
+    ("lock_timeout", "ASYNCMIG_LOCK_TIMEOUT", "asyncmig.lock_timeout", DEFAULT_LOCK_TIMEOUT),
+    ("statement_timeout", "ASYNCMIG_STATEMENT_TIMEOUT", "asyncmig.statement_timeout", None),
+    ("pg_lock_timeout", "ASYNCMIG_PG_LOCK_TIMEOUT", "asyncmig.pg_lock_timeout", None),
+)
+
+_ENV_KEY_PREFIX = "ASYNCMIG_SQLALCHEMY_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\s*$")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the caller asked for: the CLI's global flags, or the API's keyword arguments.
+
+    ``None`` means "not given": the environment and the config file decide.
+    """
+
+    config_file: str | os.PathLike[str] | None = None
+    section: str | None = None
+    x_args: tuple[str, ...] = ()
+    url: str | None = None
+    set_options: tuple[str, ...] = ()
+    env_files: tuple[str | os.PathLike[str], ...] | None = None
+    wait_timeout: float | None = None
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    pg_lock_timeout: float | None = None
+    cwd: str | os.PathLike[str] | None = None
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One resolved key: its value and a human label of where it came from."""
+
+    key: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything resolved for one run. Build it with :func:`resolve`."""
+
+    config_file: Path | None
+    toml_file: Path | None
+    section: str
+    sqlalchemy: Mapping[str, Setting]
+    dropped: tuple[Setting, ...]
+    alembic: Mapping[str, Setting]
+    x_args: tuple[str, ...]
+    wait_timeout: float
+    lock_timeout: float
+    statement_timeout: float | None
+    pg_lock_timeout: float | None
+    secrets: tuple[str, ...] = field(default=())
+
+    @property
+    def url(self) -> str | None:
+        """The normalised URL with its real password, or None when none is configured."""
+        setting = self.sqlalchemy.get(URL_KEY)
+        return setting.value if setting else None
+
+    def require_url(self) -> str:
+        """The URL, or a :class:`ConfigError` that says where to set one."""
+        if self.url is None:
+            raise ConfigError(
+                "no database URL: set sqlalchemy.url in the config file, "
+                "DATABASE_URL or ASYNCMIG_URL, or pass --url"
+            )
+        return self.url
+
+    @property
+    def engine_options(self) -> dict[str, str]:
+        """The ``sqlalchemy.*`` keys (prefix kept) handed to env.py as its config section."""
+        return {key: setting.value for key, setting in self.sqlalchemy.items()}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """Seconds from ``30``, ``2.5s``, ``500ms`` or ``5min``."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"{what}: {text!r} is not a duration (use 30, 2.5s, 500ms or 5min)")
+    value = float(match.group(1))
+    unit = match.group(2) or "s"
+    return value / 1000 if unit == "ms" else value * 60 if unit == "min" else value
+
+
+def parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    """Split ``KEY=VALUE`` (as given to ``-x`` or ``--set``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{flag} expects KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def load_environment(
+    environ: Mapping[str, str], env_files: tuple[str | os.PathLike[str], ...] | None, cwd: Path
+) -> dict[str, tuple[str, str]]:
+    """Variables and a label of their origin; the process environment wins over env files."""
+    from dotenv import dotenv_values
+
+    if env_files is None:
+        default = cwd / ".env"
+        files: tuple[str | os.PathLike[str], ...] = (".env",) if default.is_file() else ()
+    else:
+        files = env_files
+    merged: dict[str, tuple[str, str]] = {}
+    for name in files:
+        path = Path(name) if Path(name).is_absolute() else cwd / name
+        if not path.is_file():
+            raise ConfigError(f"env file {name} not found")
+        for key, value in dotenv_values(path).items():
+            if value is not None:
+                merged[key] = (value, f"{name} {key}")
+    for key, value in environ.items():
+        merged[key] = (value, f"env {key}")
+    return merged
+
+
+def _find_config(
+    options: Options, env: Mapping[str, tuple[str, str]], cwd: Path
+) -> tuple[Path | None, Path | None]:
+    """The ini file and the pyproject.toml to read, as Alembic would pick them."""
+    given = options.config_file
+    if given is None and "ALEMBIC_CONFIG" in env:
+        given = env["ALEMBIC_CONFIG"][0]
+    if given is not None:
+        path = Path(given) if Path(given).is_absolute() else cwd / given
+        if not path.is_file():
+            raise ConfigError(f"config file {given} not found")
+        if path.suffix == ".toml":
+            return None, path
+        toml = path.parent / "pyproject.toml"
+        return path, toml if _has_tool_alembic(toml) else None
+    ini = cwd / "alembic.ini"
+    toml = cwd / "pyproject.toml"
+    has_toml = _has_tool_alembic(toml)
+    if not ini.is_file() and not has_toml:
+        raise ConfigError(
+            f"no alembic.ini or pyproject.toml [tool.alembic] in {cwd}: "
+            "run 'asyncmig init migrations' or pass -c/--config"
+        )
+    return (ini if ini.is_file() else None), (toml if has_toml else None)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path.name}: {exc.strerror}") from exc
+
+
+def _has_tool_alembic(path: Path) -> bool:
+    return path.is_file() and "alembic" in _read_toml(path).get("tool", {})
+
+
+def read_ini(path: Path) -> configparser.ConfigParser:
+    """Parse the ini as Alembic does (``%(here)s`` is the file's directory)."""
+    parser = configparser.ConfigParser({"here": str(path.absolute().parent)})
+    try:
+        with path.open(encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{path.name} is not a valid ini file: {first}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path.name}: {getattr(exc, 'strerror', exc)}") from exc
+    return parser
+
+
+def _ini_value(parser: configparser.ConfigParser, section: str, key: str, label: str) -> str:
+    try:
+        return parser.get(section, key)
+    except configparser.Error as exc:
+        raise ConfigError(f"{label} {key}: {str(exc).splitlines()[0]}") from exc
+
+
+def resolve(options: Options) -> Settings:
+    """Resolve config file, section, ``sqlalchemy.*`` keys and timeouts with their sources."""
+    from .urls import normalize_url, render_url, url_secrets
+
+    cwd = Path(options.cwd) if options.cwd is not None else Path.cwd()
+    environ = os.environ if options.environ is None else options.environ
+    env = load_environment(environ, options.env_files, cwd)
+    ini_path, toml_path = _find_config(options, env, cwd)
+    section = options.section or "alembic"
+
+    sqlalchemy: dict[str, Setting] = {}
+    asyncmig_keys: dict[str, Setting] = {}
+    alembic_keys: dict[str, Setting] = {}
+
+    if toml_path is not None:
+        tool = _read_toml(toml_path).get("tool", {}).get("alembic", {})
+        label = f"{toml_path.name}:[tool.alembic]"
+        here = str(toml_path.absolute().parent)
+        for key in ALEMBIC_KEYS:
+            if key in tool:
+                value = tool[key]
+                text = " ".join(value) if isinstance(value, list) else str(value)
+                alembic_keys[key] = Setting(key, text.replace("%(here)s", here), label)
+
+    if ini_path is not None:
+        parser = read_ini(ini_path)
+        label = f"{ini_path.name}:[{section}]"
+        if not parser.has_section(section):
+            raise ConfigError(f"no section [{section}] in {ini_path.name}: check -n/--name")
+        for key in parser.options(section):
+            if key == "here" and key in parser.defaults():
+                continue
+            if key.startswith(PREFIX):
+                sqlalchemy[key] = Setting(key, _ini_value(parser, section, key, label), label)
+            elif key.startswith("asyncmig."):
+                asyncmig_keys[key] = Setting(key, _ini_value(parser, section, key, label), label)
+            elif key in ALEMBIC_KEYS:
+                alembic_keys[key] = Setting(key, _ini_value(parser, section, key, label), label)
+    elif options.section not in (None, "alembic"):
+        raise ConfigError(f"-n/--name {options.section} needs an ini file; none is in use")
+
+    if "script_location" not in alembic_keys:
+        where = ini_path.name if ini_path else toml_path.name if toml_path else "the config"
+        raise ConfigError(
+            f"no script_location in {where}: set script_location under "
+            f"[{section}] in alembic.ini or [tool.alembic] in pyproject.toml"
+        )
+
+    for name in ("DATABASE_URL", "ASYNCMIG_URL"):
+        if name in env and env[name][0].strip():
+            sqlalchemy[URL_KEY] = Setting(URL_KEY, env[name][0], env[name][1])
+    for name, (value, label) in sorted(env.items()):
+        if name.startswith(_ENV_KEY_PREFIX) and len(name) > len(_ENV_KEY_PREFIX):
+            key = PREFIX + name[len(_ENV_KEY_PREFIX) :].lower()
+            sqlalchemy[key] = Setting(key, value, label)
+    for item in options.set_options:
+        key, value = parse_assignment(item, "--set")
+        if not key.startswith(PREFIX) or key == PREFIX:
+            raise ConfigError(f"--set only takes sqlalchemy.* keys, got {key!r}")
+        if key == URL_KEY:
+            raise ConfigError("--set cannot set sqlalchemy.url: use --url")
+        sqlalchemy[key] = Setting(key, value, "--set")
+    if options.url is not None:
+        sqlalchemy[URL_KEY] = Setting(URL_KEY, options.url, "--url")
+
+    for item in options.x_args:
+        parse_assignment(item, "-x")
+
+    secrets: tuple[str, ...] = ()
+    if URL_KEY in sqlalchemy:
+        raw = sqlalchemy[URL_KEY]
+        secrets = url_secrets(raw.value)
+        url = normalize_url(raw.value)
+        secrets = tuple(sorted(set(secrets) | set(url_secrets(url))))
+        sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
+
+    dropped = tuple(
+        setting
+        for key, setting in sqlalchemy.items()
+        if key[len(PREFIX) :] in NULLPOOL_INCOMPATIBLE
+    )
+    for setting in dropped:
+        del sqlalchemy[setting.key]
+
+    timeouts: dict[str, float | None] = {}
+    for name, var, ini_key, default in _TIMEOUTS:
+        given: float | None = getattr(options, name)
+        if given is None and var in env:
+            given = parse_duration(env[var][0], var)
+        if given is None and ini_key in asyncmig_keys:
+            given = parse_duration(asyncmig_keys[ini_key].value, ini_key)
+        if given is not None and given < 0:
+            raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        timeouts[name] = default if given is None else given
+
+    return Settings(
+        config_file=ini_path,
+        toml_file=toml_path,
+        section=section,
+        sqlalchemy=sqlalchemy,
+        dropped=dropped,
+        alembic=alembic_keys,
+        x_args=tuple(options.x_args),
+        wait_timeout=timeouts["wait_timeout"] or 0.0,
+        lock_timeout=timeouts["lock_timeout"] or 0.0,
+        statement_timeout=timeouts["statement_timeout"],
+        pg_lock_timeout=timeouts["pg_lock_timeout"],
+        secrets=secrets,
+    )
