@@ -6,6 +6,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any, TextIO
 
+from alembic import util
 from alembic.config import Config
 
 from .settings import Settings
@@ -21,6 +22,17 @@ class AsyncmigConfig(Config):
         if name is not None and (TEMPLATES_DIR / name).is_dir():
             return str(TEMPLATES_DIR)
         return super().get_template_directory()
+
+    def print_stdout(self, text: str, *arg: Any) -> None:
+        """Write the data a command was asked for (current, heads, history, show) even with -q.
+
+        Alembic's ``-q`` silences it too; asyncmig's hides only notices, so
+        ``rev=$(asyncmig -q current)`` works. ``check``'s all-clear is a notice.
+        """
+        output = str(text) % arg if arg else str(text)
+        if self.messaging_opts.get("quiet") and output == "No new upgrade operations detected.":
+            return
+        util.write_outstream(self.stdout, output, "\n")
 
 
 def build_config(

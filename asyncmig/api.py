@@ -3,7 +3,7 @@
 Each function resolves settings exactly as the CLI does and runs the same
 :mod:`asyncmig.runner` function:
 
-* without ``connection=``, in a worker thread (``asyncio.to_thread``), so any
+* without ``connection=``, in a worker thread (``loop.run_in_executor``), so any
   env.py works, including Alembic's ``asyncio.run`` template;
 * with ``connection=`` (an ``AsyncConnection`` or ``AsyncEngine``), inside
   ``run_sync`` with ``config.attributes["connection"]`` (Alembic's cookbook
@@ -18,12 +18,14 @@ raised as :class:`asyncmig.errors.AsyncmigError` subclasses; nothing is printed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from . import runner
+from .errors import AsyncmigError
 from .instrument import Events, SilentEvents
 from .results import Plan, RunResult, Status
 from .settings import Options, Settings, resolve
@@ -31,19 +33,99 @@ from .settings import Options, Settings, resolve
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
-@asynccontextmanager
-async def _process_lock() -> AsyncIterator[None]:
+
+class ConfigOptions(TypedDict, total=False):
+    """Where the project and database are: the CLI's global options, as keyword arguments.
+
+    ``config`` is a path to alembic.ini / pyproject.toml or an Alembic ``Config``;
+    ``x`` is ``-x`` arguments, ``set_options`` ``--set key=value`` overrides;
+    timeouts are seconds. ``None`` (or leaving a key out) lets the environment
+    and the config file decide, exactly as for the CLI.
+    """
+
+    config: str | os.PathLike[str] | Config | None
+    section: str | None
+    url: str | None
+    x: Sequence[str]
+    set_options: Sequence[str]
+    env_files: Sequence[str | os.PathLike[str]] | None
+    wait_timeout: float | None
+    lock_timeout: float | None
+    statement_timeout: float | None
+    pg_lock_timeout: float | None
+    cwd: str | os.PathLike[str] | None
+    environ: Mapping[str, str] | None
+
+
+async def _acquire_process_lock() -> None:
     # Poll rather than block: a blocked acquire would stall the event loop, and an
     # acquire in a thread could not be cancelled cleanly.
     while not runner.PROCESS_LOCK.acquire(blocking=False):
         await asyncio.sleep(0.01)
+
+
+async def _in_thread(fn: Callable[[runner.Runtime], T], rt: runner.Runtime) -> T:
+    """Run ``fn(rt)`` in a worker thread that releases :data:`runner.PROCESS_LOCK` itself.
+
+    A thread cannot be stopped midway: if the awaiting task is cancelled, the run
+    goes on to its end (its result discarded) and keeps the lock until then, so
+    no other migration in this process can start beside it.
+    """
+    started = False
+
+    def work() -> T:
+        nonlocal started
+        started = True
+        try:
+            return fn(rt)
+        finally:
+            runner.PROCESS_LOCK.release()
+
+    def settle(future: asyncio.Future[T]) -> None:
+        if not started:  # never ran (executor shut down): the lock is still ours
+            runner.PROCESS_LOCK.release()
+        if not future.cancelled():
+            future.exception()  # retrieved, so an abandoned failure is not logged as lost
+
+    loop = asyncio.get_running_loop()
     try:
-        yield
-    finally:
+        future = loop.run_in_executor(None, contextvars.copy_context().run, work)
+    except BaseException:
         runner.PROCESS_LOCK.release()
+        raise
+    future.add_done_callback(settle)
+    return await asyncio.shield(future)
+
+
+async def _on_connection(
+    fn: Callable[[runner.Runtime], T], make: Callable[[Any], runner.Runtime], conn: AsyncConnection
+) -> T:
+    """Run ``fn`` inside ``conn.run_sync``, leaving ``conn`` in the transaction state it had.
+
+    If the caller had a transaction open, Alembic treats it as external and never
+    commits it: the caller commits or rolls back. Otherwise any transaction the run
+    left open (SQLAlchemy autobegins one on the first statement, for example when
+    reading the version table) is committed, or rolled back on error, so a later
+    call on the same connection does not end up inside it.
+    """
+    was_in_transaction = conn.in_transaction()
+    try:
+        result = await conn.run_sync(lambda sync: fn(make(sync)))
+    except BaseException as exc:
+        if not was_in_transaction and conn.in_transaction():
+            with contextlib.suppress(Exception):
+                await conn.rollback()
+        cause = exc.__cause__
+        if isinstance(exc, AsyncmigError) and isinstance(cause, asyncio.CancelledError):
+            raise cause from None  # a cancelled await inside run_sync stays a cancellation
+        raise
+    if not was_in_transaction and conn.in_transaction():
+        await conn.commit()
+    return result
 
 
 def _settings(
@@ -100,15 +182,16 @@ async def _run(
             settings, events=events or SilentEvents(), connection=sync_connection, locked=True
         )
 
-    async with _process_lock():
-        if connection is None:
-            return await asyncio.to_thread(fn, runtime())
+    await _acquire_process_lock()
+    if connection is None:
+        return await _in_thread(fn, runtime())
+    try:
         if isinstance(connection, AsyncEngine):
             async with connection.connect() as conn:
-                result = await conn.run_sync(lambda sync: fn(runtime(sync)))
-                await conn.commit()
-                return result
-        return await connection.run_sync(lambda sync: fn(runtime(sync)))
+                return await _on_connection(fn, runtime, conn)
+        return await _on_connection(fn, runtime, connection)
+    finally:
+        runner.PROCESS_LOCK.release()
 
 
 def _common(
@@ -149,11 +232,13 @@ async def upgrade(
     sql: bool = False,
     tag: str | None = None,
     events: Events | None = None,
-    **options: Any,
+    **options: Unpack[ConfigOptions],
 ) -> RunResult:
-    """Upgrade to ``revision``; ``options`` are :func:`resolve_settings`'s keyword arguments."""
+    """Upgrade to ``revision``; ``options``: :class:`ConfigOptions`."""
     settings = _common(**options)
-    return await _run(lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), settings, connection, events)
+    return await _run(
+        lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
+    )
 
 
 async def downgrade(
@@ -163,7 +248,7 @@ async def downgrade(
     sql: bool = False,
     tag: str | None = None,
     events: Events | None = None,
-    **options: Any,
+    **options: Unpack[ConfigOptions],
 ) -> RunResult:
     """Downgrade to ``revision`` (``base``, ``-1``, an id)."""
     settings = _common(**options)
@@ -180,25 +265,28 @@ async def stamp(
     sql: bool = False,
     tag: str | None = None,
     events: Events | None = None,
-    **options: Any,
+    **options: Unpack[ConfigOptions],
 ) -> RunResult:
     """Write ``revision`` to the version table without running migrations."""
     revisions = [revision] if isinstance(revision, str) else list(revision)
     settings = _common(**options)
     return await _run(
-        lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge), settings, connection, events
+        lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge),
+        settings,
+        connection,
+        events,
     )
 
 
 async def current(
-    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Any
+    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> list[str]:
     """The database's current revision ids (empty at base)."""
     settings = _common(**options)
     return list(await _run(runner.current, settings, connection, None))
 
 
-async def heads(**options: Any) -> list[str]:
+async def heads(**options: Unpack[ConfigOptions]) -> list[str]:
     """The head revision ids of the scripts (no database needed)."""
     settings = _common(**options)
     script = await _run(runner.script_directory, settings, None, None)
@@ -206,21 +294,21 @@ async def heads(**options: Any) -> list[str]:
 
 
 async def status(
-    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Any
+    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> Status:
     """Current revisions, heads and pending revisions; ``status.up_to_date`` says if done."""
     settings = _common(**options)
     return await _run(runner.status, settings, connection, None)
 
 
-async def plan(target: str = "head", **options: Any) -> Plan:
+async def plan(target: str = "head", **options: Unpack[ConfigOptions]) -> Plan:
     """The SQL an upgrade to ``target`` would run from the current revision."""
     settings = _common(**options)
     return await _run(lambda rt: runner.plan(rt, target), settings, None, None)
 
 
 async def check(
-    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Any
+    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> None:
     """Raise :class:`PendingMigrations` on pending revisions or model drift."""
     settings = _common(**options)
@@ -228,7 +316,7 @@ async def check(
 
 
 async def ensure_version(
-    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Any
+    *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> None:
     """Create the version table if it is missing."""
     settings = _common(**options)

@@ -43,6 +43,12 @@ class CliState:
 class AsyncmigGroup(TyperGroup):
     """The one error boundary: exceptions become an ``Error:`` line and an exit code."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from ._typerfast import install
+
+        install(self, ctx)  # plain options without Typer's Pydantic adapters (start-up cost)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         from .output import MaskingStream
 
@@ -324,7 +330,8 @@ def upgrade_cmd(
     _migrate_cmd(ctx, "upgrade", json_out, lambda rt: runner.upgrade(rt, revision, tag=tag))
 
 
-@app.command("downgrade")
+# ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade_cmd(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target: base, -1, an id; a:b with --sql.")],

@@ -80,7 +80,7 @@ def run_migrations(
     if context.is_offline_mode():
         url = config.get_main_option("sqlalchemy.url")
         dialect_name = (url or "").split(":", 1)[0].split("+", 1)[0]
-        options = {"literal_binds": True, "dialect_opts": {"paramstyle": "named"}}
+        options: dict[str, Any] = {"literal_binds": True, "dialect_opts": {"paramstyle": "named"}}
         options.update(_options(dialect_name, target_metadata, configure_kwargs))
         context.configure(url=url, **options)
         with context.begin_transaction():

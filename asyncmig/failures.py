@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .dbwait import classify, first_line
@@ -18,6 +22,43 @@ from .errors import (
 
 class TerminateSignal(KeyboardInterrupt):
     """Raised by the CLI's SIGTERM handler; unwinds like Ctrl-C so transactions roll back."""
+
+
+class BrokenRevisionMap(UserWarning):
+    """Alembic only warns about these; asyncmig refuses to migrate on such a graph."""
+
+
+#: Alembic's warnings about a broken revision graph, and the one line asyncmig says instead.
+_GRAPH_WARNINGS = (
+    (re.compile(r"^Revision (\S+) is present more than once"),
+     "duplicate revision id {0}: two files in the versions folder declare it"),
+    (re.compile(
+        r"^Revision (\S+) referenced from (?:.* -> )?(\S+?)(?: \(head\))?,? .*is not present"),
+     "revision {1} refers to {0} (down_revision or depends_on), which does not exist"),
+)
+
+
+@contextmanager
+def revision_graph_errors() -> Iterator[None]:
+    """Stop at Alembic's warnings about duplicate ids and missing down revisions.
+
+    Alembic only warns and carries on (a duplicate id silently shadows a file);
+    the warning is raised where it happens, so nothing runs on a broken graph.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "error", message=r"Revision \S+ (is present more than once|referenced from)",
+            category=UserWarning,
+        )
+        try:
+            yield
+        except UserWarning as exc:
+            text = str(exc)
+            for pattern, template in _GRAPH_WARNINGS:
+                match = pattern.match(text)
+                if match:
+                    raise BrokenRevisionMap(template.format(*match.groups())) from exc
+            raise
 
 
 def describe_step(step: Any) -> str:
@@ -48,6 +89,10 @@ def translate(exc: BaseException, *, command: str, failing_step: Any = None) -> 
         return PendingMigrations(f"model drift: {first_line(exc)}")
     if isinstance(exc, CommandError):
         message = first_line(exc)
+        cause = exc.__cause__
+        if isinstance(cause, RevisionError) and str(cause).startswith("Multiple revisions start"):
+            # Alembic replaces this precise message with "Can't locate revision ...".
+            message = first_line(cause)
         not_up_to_date = "not up to date" in message or "not on all head" in message
         if not_up_to_date and command in ("check", "current"):
             return PendingMigrations(message.rstrip("."))
@@ -56,6 +101,8 @@ def translate(exc: BaseException, *, command: str, failing_step: Any = None) -> 
         return ConfigError(message)
     if isinstance(exc, RevisionError):
         return ConfigError(first_line(exc))
+    if isinstance(exc, BrokenRevisionMap):
+        return ConfigError(str(exc))
     if isinstance(exc, SyntaxError) and exc.filename:
         return ConfigError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}")
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:

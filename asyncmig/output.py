@@ -105,22 +105,22 @@ class Printer:
         """A Rich table on a terminal; tab-free aligned plain text otherwise."""
         if self.quiet or self.json_mode:
             return
-        columns = list(columns)
-        rows = [list(row) for row in rows]
+        header = list(columns)
+        body = [list(row) for row in rows]
         if self.color:
             from rich.table import Table
 
             table = Table(title=title)
-            for column in columns:
+            for column in header:
                 table.add_column(column)
-            for row in rows:
+            for row in body:
                 table.add_row(*row)
             self._console().print(table)
             return
-        widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+        widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(header)]
         if title:
             self.stdout.write(title + "\n")
-        for row in [columns, *rows]:
+        for row in [header, *body]:
             self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
         self.stdout.flush()
 

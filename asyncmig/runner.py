@@ -21,7 +21,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from .alembic_config import AsyncmigConfig, build_config
-from .failures import translate
+from .failures import revision_graph_errors, translate
 from .instrument import Events, RunState, SilentEvents, activate
 from .results import Plan, RunResult, Status, Step
 from .settings import Settings
@@ -88,7 +88,8 @@ def _execute(
     )
     with _process_lock(rt), activate(state):
         try:
-            return call(make_config(rt, output_buffer)), state
+            with revision_graph_errors():
+                return call(make_config(rt, output_buffer)), state
         except BaseException as exc:
             if isinstance(exc, (SystemExit, GeneratorExit)):
                 raise
@@ -171,7 +172,7 @@ def print_current(rt: Runtime, *, verbose: bool = False, check_heads: bool = Fal
 
 def _pending(script: ScriptDirectory, current_heads: tuple[str, ...], target: str) -> tuple[Step, ...]:
     # The same step list ``upgrade`` computes, so status and plan never disagree with it.
-    steps = script._upgrade_revs(target, current_heads)
+    steps = script._upgrade_revs(target, current_heads)  # type: ignore[arg-type]
     return tuple(
         Step(
             revision=step.revision.revision,
@@ -237,7 +238,8 @@ def revision(rt: Runtime, *, autogenerate: bool = False, sql: bool = False, **kw
         result = command.revision(config, autogenerate=autogenerate, sql=sql, **kwargs)
         if result is None:
             return []
-        return list(result) if isinstance(result, list) else [result]
+        scripts = result if isinstance(result, list) else [result]
+        return [s for s in scripts if s is not None]
 
     return _execute(rt, "revision", call, online=autogenerate and not sql)[0]
 

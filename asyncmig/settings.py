@@ -111,6 +111,9 @@ class Settings:
     statement_timeout: float | None
     pg_lock_timeout: float | None
     secrets: tuple[str, ...] = field(default=())
+    #: Why the configured URL is unusable; raised only by commands that need the URL,
+    #: so ``history`` or ``revision`` work beside a placeholder like ``driver://``.
+    url_error: ConfigError | None = None
 
     @property
     def url(self) -> str | None:
@@ -120,6 +123,8 @@ class Settings:
 
     def require_url(self) -> str:
         """The URL, or a :class:`ConfigError` that says where to set one."""
+        if self.url_error is not None:
+            raise self.url_error
         if self.url is None:
             raise ConfigError(
                 "no database URL: set sqlalchemy.url in the config file, "
@@ -155,8 +160,6 @@ def load_environment(
     environ: Mapping[str, str], env_files: tuple[str | os.PathLike[str], ...] | None, cwd: Path
 ) -> dict[str, tuple[str, str]]:
     """Variables and a label of their origin; the process environment wins over env files."""
-    from dotenv import dotenv_values
-
     if env_files is None:
         default = cwd / ".env"
         files: tuple[str | os.PathLike[str], ...] = (".env",) if default.is_file() else ()
@@ -167,6 +170,8 @@ def load_environment(
         path = Path(name) if Path(name).is_absolute() else cwd / name
         if not path.is_file():
             raise ConfigError(f"env file {name} not found")
+        from dotenv import dotenv_values  # only when there is a file to read
+
         for key, value in dotenv_values(path).items():
             if value is not None:
                 merged[key] = (value, f"{name} {key}")
@@ -230,8 +235,16 @@ def read_ini(path: Path) -> configparser.ConfigParser:
 
 
 def _ini_value(parser: configparser.ConfigParser, section: str, key: str, label: str) -> str:
+    """The interpolated value; errors never quote it (it may hold a password)."""
     try:
         return parser.get(section, key)
+    except configparser.InterpolationSyntaxError as exc:
+        raise ConfigError(
+            f"{label} {key}: a literal '%' must be written '%%' in the ini file "
+            "(or set the value from the environment or a flag)"
+        ) from exc
+    except configparser.InterpolationMissingOptionError as exc:
+        raise ConfigError(f"{label} {key}: %({exc.reference})s is not defined") from exc
     except configparser.Error as exc:
         raise ConfigError(f"{label} {key}: {str(exc).splitlines()[0]}") from exc
 
@@ -305,12 +318,18 @@ def resolve(options: Options) -> Settings:
         parse_assignment(item, "-x")
 
     secrets: tuple[str, ...] = ()
+    url_error: ConfigError | None = None
     if URL_KEY in sqlalchemy:
         raw = sqlalchemy[URL_KEY]
         secrets = url_secrets(raw.value)
-        url = normalize_url(raw.value)
-        secrets = tuple(sorted(set(secrets) | set(url_secrets(url))))
-        sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
+        try:
+            url = normalize_url(raw.value)
+        except ConfigError as exc:
+            url_error = exc
+            del sqlalchemy[URL_KEY]
+        else:
+            secrets = tuple(sorted(set(secrets) | set(url_secrets(url))))
+            sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
 
     dropped = tuple(
         setting
@@ -344,4 +363,5 @@ def resolve(options: Options) -> Settings:
         statement_timeout=timeouts["statement_timeout"],
         pg_lock_timeout=timeouts["pg_lock_timeout"],
         secrets=secrets,
+        url_error=url_error,
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # SQLAlchemy is imported on use: mask_text runs on every line of output
+    from sqlalchemy.engine import URL
 
 #: The driver chosen when a URL names a dialect but no driver.
 DEFAULT_ASYNC_DRIVER = {
@@ -48,14 +49,19 @@ _SUGGESTION = {
 MASK = "***"
 
 # scheme://user:password@ -- the password part is whatever sits between the
-# first ':' after the user name and the last '@' before the host.
+# first ':' after the user name and the last '@' before the host. SQLAlchemy
+# renders spaces and '+' in user names and passwords unescaped, so both may
+# hold spaces (never a line break).
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*:)(?P<password>[^\s/?#]*)(?P<at>@)"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\r\n]*:)(?P<password>[^\r\n/?#]*)(?P<at>@)"
 )
 
 
 def parse_url(raw: str) -> URL:
     """Parse ``raw`` into a SQLAlchemy URL, or raise :class:`ConfigError` (secret-free)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     text = raw.strip()
     if not text:
         raise ConfigError("the database URL is empty")
@@ -63,8 +69,19 @@ def parse_url(raw: str) -> URL:
         return make_url(text)
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(
-            f"malformed database URL {mask_text(text)!r}: expected dialect+driver://user:password@host/database"
+            f"malformed database URL {_mask_malformed(text)!r}: "
+            "expected dialect+driver://user:password@host/database"
         ) from exc
+
+
+def _mask_malformed(text: str) -> str:
+    """A URL that did not parse: hide everything before its last ``@`` (the regex of
+    :func:`mask_text` needs a well-formed ``scheme://user:`` to find the password)."""
+    masked = mask_text(text)
+    if "@" not in masked:
+        return masked
+    scheme, sep, _ = masked.partition("://")
+    return (f"{scheme}{sep}" if sep else "") + MASK + "@" + masked.rsplit("@", 1)[1]
 
 
 def normalize_url(raw: str | URL) -> URL:
@@ -115,6 +132,9 @@ def url_secrets(url: URL | str | None) -> tuple[str, ...]:
     if url is None:
         return ()
     if isinstance(url, str):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(url)
         except (ArgumentError, ValueError):
@@ -123,7 +143,9 @@ def url_secrets(url: URL | str | None) -> tuple[str, ...]:
     if not password:
         return ()
     text = str(password)
-    return tuple({text, quote(text, safe=""), quote_plus(text), quote(text)})
+    # quote(safe=" +") is how SQLAlchemy renders a password inside a URL.
+    spellings = {text, quote(text, safe=""), quote_plus(text), quote(text), quote(text, safe=" +")}
+    return tuple(spellings)
 
 
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:

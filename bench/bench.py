@@ -1,0 +1,437 @@
+"""Benchmark asyncmig against plain Alembic (``alembic init -t async``) on the same revisions.
+
+Plain Python: ``subprocess`` runs the installed ``asyncmig`` and ``alembic`` scripts next to
+this interpreter, ``time.perf_counter`` times each run, ``os.wait4`` gives each child's own
+peak RSS. For each backend and history size N it builds two projects with identical
+revision files (tables, foreign keys, indexes), then runs every command for both tools in
+alternating order (who goes first flips each repeat) and reports medians.
+
+    python bench/bench.py                       # N=10,300,1000, SQLite and PostgreSQL
+    python bench/bench.py --n 10,300 --repeat 3 --backend sqlite
+    python bench/bench.py --no-write            # print only, leave docs/performance.md alone
+
+Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ASYNCMIG = str(BIN / "asyncmig")
+ALEMBIC = str(BIN / "alembic")
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
+
+#: Targets from the performance issue: (backend or None for any, N or None, op, max ratio, kind).
+TARGETS = (
+    (None, None, "--help", 0.35, "time"),
+    ("postgresql", 300, "upgrade head (fresh)", 1.03, "time"),
+    (None, 300, "upgrade head (no-op)", 1.03, "time"),
+    (None, 1000, "upgrade head (fresh)", 1.05, "rss"),
+)
+
+
+# -- projects ---------------------------------------------------------------------------
+def revision_source(i: int) -> str:
+    """Revision i: a table with a foreign key to the previous one, an index, a column added."""
+    rev, down = f"{i:04d}bb", (f"'{i - 1:04d}bb'" if i > 1 else "None")
+    fk = f", sa.Column('parent_id', sa.Integer, sa.ForeignKey('t{i - 1:04d}.id'))" if i > 1 else ""
+    return textwrap.dedent(f'''\
+        """create table t{i:04d}
+
+        Revision ID: {rev}
+        Revises: {down.strip("'")}
+        """
+        import sqlalchemy as sa
+        from alembic import op
+
+        revision = "{rev}"
+        down_revision = {down}
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            op.create_table(
+                't{i:04d}',
+                sa.Column('id', sa.Integer, primary_key=True),
+                sa.Column('name', sa.String(50), nullable=False){fk},
+            )
+            op.create_index('ix_t{i:04d}_name', 't{i:04d}', ['name'])
+            op.add_column('t{i:04d}', sa.Column('note', sa.Text))
+
+
+        def downgrade():
+            op.drop_index('ix_t{i:04d}_name', table_name='t{i:04d}')
+            op.drop_table('t{i:04d}')
+        ''')
+
+
+def make_project(path: Path, tool: str, n: int, url: str) -> None:
+    """``asyncmig init`` or ``alembic init -t async``, the URL in alembic.ini, N revisions."""
+    path.mkdir(parents=True)
+    if tool == "asyncmig":
+        cmd = [ASYNCMIG, "init", "migrations"]
+    else:
+        cmd = [ALEMBIC, "init", "-t", "async", "migrations"]
+    subprocess.run(cmd, cwd=path, env=clean_env(), check=True, capture_output=True)
+    ini = path / "alembic.ini"
+    text = re.sub(
+        r"(?m)^sqlalchemy\.url\s*=.*$", lambda _: f"sqlalchemy.url = {url}", ini.read_text()
+    )
+    ini.write_text(text)
+    versions = path / "migrations" / "versions"
+    versions.mkdir(exist_ok=True)
+    for i in range(1, n + 1):
+        (versions / f"{i:04d}bb_create_t{i:04d}.py").write_text(revision_source(i))
+
+
+def clean_env() -> dict[str, str]:
+    """No ASYNCMIG_*/DATABASE_URL from the caller: the URL comes from alembic.ini for both."""
+    prefixes = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+# -- databases --------------------------------------------------------------------------
+def pg_admin(base: str, sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def pg_server_version(base: str) -> str:
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> str:
+        conn = await asyncpg.connect(f"{base}/postgres")
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go()).split()[0]
+
+
+@dataclass
+class Backend:
+    name: str
+    pg_base: str = PG_DEFAULT
+    dbs: list[str] = field(default_factory=list)
+
+    def url(self, project: Path, tool: str, n: int) -> str:
+        if self.name == "sqlite":
+            return f"sqlite+aiosqlite:///{project / 'bench.db'}"
+        db = f"asyncmig_bench_{tool}_{n}_{os.getpid()}"
+        self.dbs.append(db)
+        return f"{self.pg_base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{db}"
+
+    def reset(self, project: Path, url: str) -> None:
+        """An empty database before each fresh upgrade (untimed)."""
+        if self.name == "sqlite":
+            for leftover in project.glob("bench.db*"):
+                leftover.unlink()
+            return
+        db = url.rsplit("/", 1)[1]
+        pg_admin(self.pg_base, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        pg_admin(self.pg_base, f'CREATE DATABASE "{db}"')
+
+    def cleanup(self) -> None:
+        for db in self.dbs:
+            pg_admin(self.pg_base, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+# -- timing -----------------------------------------------------------------------------
+@dataclass
+class Sample:
+    seconds: float
+    rss_kib: int
+
+
+class Failed(Exception):
+    """A benchmarked command exited non-zero: reported in its table cell, the run goes on."""
+
+
+def run(cmd: list[str], cwd: Path) -> Sample:
+    """Run one command; wall time and the child's own peak RSS (``os.wait4``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines() or ["(no output)"]
+            raise Failed(
+                f"{Path(cmd[0]).name} {' '.join(cmd[1:])} exited {proc.returncode}: {lines[-1]}"
+            )
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
+    return Sample(elapsed, rss)
+
+
+@dataclass
+class Row:
+    backend: str
+    n: int | None
+    op: str
+    samples: dict[str, list[Sample]] = field(
+        default_factory=lambda: {"asyncmig": [], "alembic": []}
+    )
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def median(self, tool: str) -> float | None:
+        s = self.samples[tool]
+        return statistics.median(x.seconds for x in s) if s else None
+
+    def rss(self, tool: str) -> int | None:
+        s = self.samples[tool]
+        return max(x.rss_kib for x in s) if s else None
+
+    def ratio(self, kind: str = "time") -> float | None:
+        get = self.median if kind == "time" else self.rss
+        a, b = get("asyncmig"), get("alembic")
+        return a / b if a is not None and b else None
+
+
+#: Operation -> (asyncmig args, alembic args or None when Alembic has no such command).
+OPS: dict[str, tuple[list[str], list[str] | None]] = {
+    "upgrade head (fresh)": (["upgrade", "head"], ["upgrade", "head"]),
+    "upgrade head (no-op)": (["upgrade", "head"], ["upgrade", "head"]),
+    "current": (["current"], ["current"]),
+    "history": (["history"], ["history"]),
+    "downgrade base": (["downgrade", "base"], ["downgrade", "base"]),
+    "show-config": (["show-config"], None),
+}
+EXE = {"asyncmig": ASYNCMIG, "alembic": ALEMBIC}
+
+
+def order(repeat: int) -> tuple[str, str]:
+    return ("asyncmig", "alembic") if repeat % 2 == 0 else ("alembic", "asyncmig")
+
+
+def bench_help(repeat: int, cwd: Path) -> Row:
+    row = Row("-", None, "--help")
+    for r in range(repeat + 1):
+        for tool in order(r):
+            sample = run([EXE[tool], "--help"], cwd)
+            if r:  # the first round only warms the OS caches
+                row.samples[tool].append(sample)
+    return row
+
+
+def bench_backend(
+    backend: Backend, n: int, repeat: int, work: Path, log: Callable[[str], None]
+) -> list[Row]:
+    projects, urls = {}, {}
+    for tool in ("asyncmig", "alembic"):
+        path = work / f"{backend.name}-{n}-{tool}"
+        urls[tool] = backend.url(path, tool, n)
+        make_project(path, tool, n, urls[tool])
+        projects[tool] = path
+        run([EXE[tool], "heads"], path)  # untimed: compile the revision files' bytecode
+    rows = {op: Row(backend.name, n, op) for op in OPS}
+    for r in range(repeat):
+        for tool in ("asyncmig", "alembic"):
+            backend.reset(projects[tool], urls[tool])
+        for op, (am_args, al_args) in OPS.items():
+            for tool in order(r):
+                args = am_args if tool == "asyncmig" else al_args
+                if args is None:
+                    continue
+                try:
+                    rows[op].samples[tool].append(run([EXE[tool], *args], projects[tool]))
+                except Failed as exc:
+                    rows[op].failures[tool] = str(exc)
+                    log(f"  {backend.name} N={n}: {exc}")
+        log(f"  {backend.name} N={n}: repeat {r + 1}/{repeat} done")
+    return list(rows.values())
+
+
+# -- report -----------------------------------------------------------------------------
+def fmt_s(x: float | None, failed: bool = False) -> str:
+    return f"{x:.3f}" if x is not None else "failed" if failed else "—"
+
+
+def fmt_mib(kib: int | None) -> str:
+    return "—" if kib is None else f"{kib / 1024:.0f}"
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def table(rows: Iterable[Row]) -> str:
+    header = ("backend", "N", "command", "asyncmig s", "alembic s", "ratio",
+              "asyncmig MiB", "alembic MiB", "RSS ratio")  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        cells = (
+            row.backend,
+            str(row.n) if row.n is not None else "-",
+            f"`{row.op}`",
+            fmt_s(row.median("asyncmig"), "asyncmig" in row.failures),
+            fmt_s(row.median("alembic"), "alembic" in row.failures),
+            fmt_ratio(row.ratio()),
+            fmt_mib(row.rss("asyncmig")),
+            fmt_mib(row.rss("alembic")),
+            fmt_ratio(row.ratio("rss")),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({msg for row in rows for msg in row.failures.values()})
+    if notes:
+        lines += ["", "Failed runs (a tool's cell shows the runs that passed, or `failed`):", ""]
+        lines += [
+            f"* {row.backend} N={row.n}: {msg}" for row in rows for msg in row.failures.values()
+        ]
+    return "\n".join(lines)
+
+
+def targets(rows: list[Row]) -> str:
+    lines = ["| target | limit | measured | met |", "|---|---:|---:|---|"]
+    for backend, n, op, limit, kind in TARGETS:
+        for row in rows:
+            if (
+                row.op != op
+                or (n is not None and row.n != n)
+                or (backend and row.backend != backend)
+            ):
+                continue
+            value = row.ratio(kind)
+            what = "peak RSS" if kind == "rss" else "time"
+            where = ", ".join(
+                x
+                for x in (row.backend if row.backend != "-" else "", f"N={row.n}" if row.n else "")
+                if x
+            )
+            met = "—" if value is None else ("yes" if value <= limit else "**no**")
+            label = f"`{op}` {what}" + (f" ({where})" if where else "")
+            lines.append(f"| {label} | ≤ {limit:.2f} | {fmt_ratio(value)} | {met} |")
+    return "\n".join(lines)
+
+
+def environment(backends: list[Backend]) -> str:
+    import alembic
+    import sqlalchemy
+
+    from asyncmig import __version__
+
+    parts = [
+        f"asyncmig {__version__}",
+        f"alembic {alembic.__version__}",
+        f"SQLAlchemy {sqlalchemy.__version__}",
+        f"Python {platform.python_version()}",
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+    ]
+    for b in backends:
+        if b.name == "postgresql":
+            parts.append(f"PostgreSQL {pg_server_version(b.pg_base)} (asyncpg)")
+        else:
+            import sqlite3
+
+            parts.append(f"SQLite {sqlite3.sqlite_version} (aiosqlite)")
+    return ", ".join(parts)
+
+
+def report(rows: list[Row], backends: list[Backend], args: argparse.Namespace) -> str:
+    return "\n".join(
+        [
+            START,
+            f"Measured {date.today().isoformat()} with `python bench/bench.py --n {args.n} "
+            f"--repeat {args.repeat} --backend {args.backend}`; {environment(backends)}.",
+            "Times are medians of alternating runs (seconds, wall clock, process start to exit);",
+            "MiB is the largest peak RSS of the process over the runs; ratio = asyncmig / alembic.",
+            "",
+            table(rows),
+            "",
+            "Targets:",
+            "",
+            targets(rows),
+            END,
+        ]
+    )
+
+
+def write_doc(text: str) -> None:
+    current = DOC.read_text() if DOC.exists() else f"# Performance\n\n{START}\n{END}\n"
+    if START not in current or END not in current:
+        current = current.rstrip("\n") + f"\n\n{START}\n{END}\n"
+    head, rest = current.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(head + text + tail)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", default="10,300,1000", help="history sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per command and tool")
+    parser.add_argument("--backend", default="sqlite,postgresql", help="sqlite,postgresql")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("ASYNCMIG_BENCH_PG", PG_DEFAULT),
+        help="PostgreSQL server URL without database (trust or password in URL)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")
+    parser.add_argument("--keep", action="store_true", help="keep the generated projects")
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.n.split(",") if x.strip()]
+    names = [x.strip() for x in args.backend.split(",") if x.strip()]
+    unknown = set(names) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    backends = [Backend(name, pg_base=args.pg) for name in names]
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="asyncmig-bench-"))
+    rows: list[Row] = []
+    try:
+        log(f"projects in {work}")
+        rows.append(bench_help(args.repeat, work))
+        for backend in backends:
+            for n in sizes:
+                rows.extend(bench_backend(backend, n, args.repeat, work, log))
+    finally:
+        for backend in backends:
+            if backend.name == "postgresql":
+                backend.cleanup()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    text = report(rows, backends, args)
+    print(text)
+    if not args.no_write:
+        write_doc(text)
+        log(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
