@@ -10,17 +10,64 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = {
-    "upgrade", "downgrade", "stamp", "current", "heads", "status", "plan", "check",
+__all__ = [
+    "AsyncmigError",
+    "ConfigError",
+    "DatabaseUnreachable",
+    "ExitCode",
+    "Interrupted",
+    "LockTimeout",
+    "MigrationError",
+    "PendingMigrations",
+    "Plan",
+    "RunResult",
+    "Status",
+    "Step",
+    "Terminated",
+    "__version__",
+    "check",
+    "current",
+    "downgrade",
     "ensure_version",
-}
-_ERRORS = {
-    "AsyncmigError", "ConfigError", "DatabaseUnreachable", "ExitCode", "Interrupted",
-    "LockTimeout", "MigrationError", "PendingMigrations", "Terminated",
-}
-_RESULTS = {"RunResult", "Status", "Step", "Plan"}
+    "heads",
+    "plan",
+    "stamp",
+    "status",
+    "upgrade",
+]
 
-__all__ = sorted(_API | _ERRORS | _RESULTS | {"__version__"})
+#: Where each lazily loaded name lives.
+_MODULES = {
+    **dict.fromkeys(
+        (
+            "upgrade",
+            "downgrade",
+            "stamp",
+            "current",
+            "heads",
+            "status",
+            "plan",
+            "check",
+            "ensure_version",
+        ),
+        "api",
+    ),
+    **dict.fromkeys(
+        (
+            "AsyncmigError",
+            "ConfigError",
+            "DatabaseUnreachable",
+            "ExitCode",
+            "Interrupted",
+            "LockTimeout",
+            "MigrationError",
+            "PendingMigrations",
+            "Terminated",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(("RunResult", "Status", "Step", "Plan"), "results"),
+}
 
 if TYPE_CHECKING:
     from .api import check, current, downgrade, ensure_version, heads, plan, stamp, status, upgrade
@@ -41,7 +88,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     import importlib
 
-    for module, names in (("api", _API), ("errors", _ERRORS), ("results", _RESULTS)):
-        if name in names:
-            return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    raise AttributeError(f"module 'asyncmig' has no attribute {name!r}")
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'asyncmig' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

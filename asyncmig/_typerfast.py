@@ -16,8 +16,10 @@ from typing import Any, Union, get_args, get_origin
 
 try:
     from typer._coercion import RuntimeParam, build_runtime_param, resolve_type_descriptor
+
+    HAVE_ADAPTERS = True
 except ImportError:  # pragma: no cover - a Typer without the adapter layer
-    RuntimeParam = None
+    HAVE_ADAPTERS = False
 
 
 def _kind(annotation: Any) -> str | None:
@@ -34,10 +36,10 @@ def _kind(annotation: Any) -> str | None:
     return None
 
 
-if RuntimeParam is not None:
+if HAVE_ADAPTERS:
 
     @dataclass(frozen=True)
-    class _PassThrough(RuntimeParam):  # type: ignore[misc, valid-type]
+    class _PassThrough(RuntimeParam):
         """Values of the expected type pass as Typer's adapter would return them."""
 
         kind: str = "str"
@@ -56,8 +58,15 @@ def install(command: Any, ctx: Any) -> None:
     """Give every string or boolean parameter of ``command`` and its subcommands, their
     ``--help`` options included (made on demand from the context's option names), a
     pass-through."""
-    if RuntimeParam is None:
+    if not HAVE_ADAPTERS:
         return
+    try:
+        _install(command, ctx)
+    except (AttributeError, TypeError):  # pragma: no cover - Typer internals changed
+        return  # Typer's own coercion stays in place: slower, never wrong
+
+
+def _install(command: Any, ctx: Any) -> None:
     stack = [command]
     while stack:
         cmd = stack.pop()

@@ -289,8 +289,8 @@ async def current(
 async def heads(**options: Unpack[ConfigOptions]) -> list[str]:
     """The head revision ids of the scripts (no database needed)."""
     settings = _common(**options)
-    script = await _run(runner.script_directory, settings, None, None)
-    return list(script.get_heads())
+    scripts = await _run(runner.head_scripts, settings, None, None)
+    return [script.revision for script in scripts]
 
 
 async def status(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -22,7 +22,7 @@ from .errors import AsyncmigError, ExitCode
 if TYPE_CHECKING:
     from .output import Printer
     from .runner import Runtime
-    from .settings import Options
+    from .settings import Options, Settings
 
 EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
 configuration error; 3 database unreachable; 4 pending revisions or model drift
@@ -107,55 +107,89 @@ app = typer.Typer(
 
 # -- shared options, defined once ---------------------------------------------------------
 ConfigOpt = Annotated[
-    Optional[str],
-    typer.Option("-c", "--config", help="Config file: alembic.ini or pyproject.toml [env: ALEMBIC_CONFIG]."),
+    str | None,
+    typer.Option(
+        "-c", "--config", help="Config file: alembic.ini or pyproject.toml [env: ALEMBIC_CONFIG]."
+    ),
 ]
-NameOpt = Annotated[Optional[str], typer.Option("-n", "--name", help="Ini section to use (default: alembic).")]
+NameOpt = Annotated[
+    str | None, typer.Option("-n", "--name", help="Ini section to use (default: alembic).")
+]
 XOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("-x", help="KEY=VALUE for env.py's context.get_x_argument(); repeatable."),
 ]
 UrlOpt = Annotated[
-    Optional[str],
-    typer.Option("--url", help="Database URL; beats ASYNCMIG_URL, DATABASE_URL and the config file."),
+    str | None,
+    typer.Option(
+        "--url", help="Database URL; beats ASYNCMIG_URL, DATABASE_URL and the config file."
+    ),
 ]
 SetOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="sqlalchemy.KEY=VALUE engine option; repeatable."),
 ]
 EnvFileOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--env-file", help="Read variables from this file (default: ./.env if present); repeatable."),
+    list[str] | None,
+    typer.Option(
+        "--env-file", help="Read variables from this file (default: ./.env if present); repeatable."
+    ),
 ]
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors and requested data.")]
-TracebackOpt = Annotated[bool, typer.Option("--traceback", help="Show the full traceback of an error.")]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Print only errors and requested data.")
+]
+TracebackOpt = Annotated[
+    bool, typer.Option("--traceback", help="Show the full traceback of an error.")
+]
 VersionOpt = Annotated[
     bool,
     typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ]
 WaitOpt = Annotated[
-    Optional[str],
-    typer.Option("--wait-timeout", help="Seconds to wait for the database (default 5; 0 = one try) [env: ASYNCMIG_WAIT_TIMEOUT]."),
+    str | None,
+    typer.Option(
+        "--wait-timeout",
+        help="Seconds to wait for the database (default 5; 0: one try) "
+        "[env: ASYNCMIG_WAIT_TIMEOUT].",
+    ),
 ]
 LockOpt = Annotated[
-    Optional[str],
-    typer.Option("--lock-timeout", help="Seconds to wait for the migration lock (default 300) [env: ASYNCMIG_LOCK_TIMEOUT]."),
+    str | None,
+    typer.Option(
+        "--lock-timeout",
+        help="Seconds to wait for the migration lock (default 300) [env: ASYNCMIG_LOCK_TIMEOUT].",
+    ),
 ]
 StatementTimeoutOpt = Annotated[
-    Optional[str],
-    typer.Option("--statement-timeout", help="PostgreSQL statement_timeout for the migration (30s, 500ms) [env: ASYNCMIG_STATEMENT_TIMEOUT]."),
+    str | None,
+    typer.Option(
+        "--statement-timeout",
+        help="PostgreSQL statement_timeout for the migration (30s, 500ms) "
+        "[env: ASYNCMIG_STATEMENT_TIMEOUT].",
+    ),
 ]
 PgLockTimeoutOpt = Annotated[
-    Optional[str],
-    typer.Option("--pg-lock-timeout", help="PostgreSQL lock_timeout for the migration [env: ASYNCMIG_PG_LOCK_TIMEOUT]."),
+    str | None,
+    typer.Option(
+        "--pg-lock-timeout",
+        help="PostgreSQL lock_timeout for the migration [env: ASYNCMIG_PG_LOCK_TIMEOUT].",
+    ),
 ]
-SqlOpt = Annotated[bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")]
-TagOpt = Annotated[Optional[str], typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")]
+SqlOpt = Annotated[
+    bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")
+]
+TagOpt = Annotated[
+    str | None, typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
-MessageOpt = Annotated[Optional[str], typer.Option("-m", "--message", help="Message of the revision.")]
-BranchLabelOpt = Annotated[Optional[str], typer.Option("--branch-label", help="Branch label for the new revision.")]
-RevIdOpt = Annotated[Optional[str], typer.Option("--rev-id", help="Revision id to use instead of a generated one.")]
+MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
+BranchLabelOpt = Annotated[
+    str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
+]
+RevIdOpt = Annotated[
+    str | None, typer.Option("--rev-id", help="Revision id to use instead of a generated one.")
+]
 
 
 @app.callback()
@@ -196,8 +230,9 @@ def _global_options(
         ),
         quiet=quiet,
         traceback=traceback,
+        # the set the masking streams of AsyncmigGroup.invoke read
+        secrets=ctx.meta.setdefault("asyncmig.secrets", set()),
     )
-    ctx.obj.secrets = ctx.meta.get("asyncmig.secrets", ctx.obj.secrets)
 
 
 def _state(ctx: typer.Context) -> CliState:
@@ -211,22 +246,32 @@ def _printer(ctx: typer.Context, json_mode: bool = False) -> Printer:
     return Printer(sys.stdout, sys.stderr, quiet=_state(ctx).quiet, json_mode=json_mode)
 
 
-def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Printer]:
-    """Resolve settings, register their secrets for masking, warn about dropped keys."""
-    from .output import ProgressEvents
-    from .runner import Runtime
+def _settings(ctx: typer.Context) -> Settings:
+    """Resolve settings and register their secrets with the masking streams."""
     from .settings import resolve
 
     state = _state(ctx)
     settings = resolve(state.options)
     state.secrets.update(settings.secrets)
+    return settings
+
+
+def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Printer]:
+    """Resolved settings and the CLI's output, warning about keys NullPool cannot take."""
+    from .output import ProgressEvents
+    from .runner import Runtime
+
+    state = _state(ctx)
+    settings = _settings(ctx)
     printer = _printer(ctx, json_mode)
     for dropped in settings.dropped:
         printer.warning(
             f"{dropped.key} from {dropped.source} is ignored: migrations run on NullPool, "
             f"which takes no {dropped.key.split('.', 1)[1]} argument"
         )
-    runtime = Runtime(settings, events=ProgressEvents(printer), stdout=sys.stdout, quiet=state.quiet)
+    runtime = Runtime(
+        settings, events=ProgressEvents(printer), stdout=sys.stdout, quiet=state.quiet
+    )
     return runtime, printer
 
 
@@ -238,7 +283,10 @@ def _summary(printer: Printer, result: Any) -> None:
         printer.line(f"Nothing to do: the database is at {at}.")
     else:
         noun = "revision" if count == 1 else "revisions"
-        printer.line(f"{done} {count} {noun} in {result.duration:.2f} s; the database is at {at}.", style="bold")
+        printer.line(
+            f"{done} {count} {noun} in {result.duration:.2f} s; the database is at {at}.",
+            style="bold",
+        )
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -246,7 +294,9 @@ def _summary(printer: Printer, result: Any) -> None:
 def init_cmd(
     ctx: typer.Context,
     directory: Annotated[str, typer.Argument(help="Directory for the migration environment.")],
-    template: Annotated[str, typer.Option("-t", "--template", help="Template (see list-templates).")] = "asyncmig",
+    template: Annotated[
+        str, typer.Option("-t", "--template", help="Template (see list-templates).")
+    ] = "asyncmig",
     package: Annotated[bool, typer.Option("--package", help="Write __init__.py files.")] = False,
 ) -> None:
     """Create a migration environment (default template: asyncmig's async env.py on SQLite)."""
@@ -276,14 +326,22 @@ def list_templates_cmd(ctx: typer.Context) -> None:
 def revision_cmd(
     ctx: typer.Context,
     message: MessageOpt = None,
-    autogenerate: Annotated[bool, typer.Option("--autogenerate", help="Compare the models with the database.")] = False,
+    autogenerate: Annotated[
+        bool, typer.Option("--autogenerate", help="Compare the models with the database.")
+    ] = False,
     sql: SqlOpt = False,
     head: Annotated[str, typer.Option("--head", help="Head revision to build on.")] = "head",
-    splice: Annotated[bool, typer.Option("--splice", help="Allow a non-head revision as --head.")] = False,
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision as --head.")
+    ] = False,
     branch_label: BranchLabelOpt = None,
-    version_path: Annotated[Optional[str], typer.Option("--version-path", help="Versions directory for the file.")] = None,
+    version_path: Annotated[
+        str | None, typer.Option("--version-path", help="Versions directory for the file.")
+    ] = None,
     rev_id: RevIdOpt = None,
-    depends_on: Annotated[Optional[str], typer.Option("--depends-on", help="Revisions this one depends on.")] = None,
+    depends_on: Annotated[
+        str | None, typer.Option("--depends-on", help="Revisions this one depends on.")
+    ] = None,
 ) -> None:
     """Create a new revision file."""
     from . import runner
@@ -315,7 +373,9 @@ def _migrate_cmd(ctx: typer.Context, name: str, json_out: bool, call: Any) -> No
 @app.command("upgrade")
 def upgrade_cmd(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target: head, heads, +2, an id; a:b with --sql.")] = "head",
+    revision: Annotated[
+        str, typer.Argument(help="Target: head, heads, +2, an id; a:b with --sql.")
+    ] = "head",
     sql: SqlOpt = False,
     tag: TagOpt = None,
     json_out: JsonOpt = False,
@@ -352,7 +412,9 @@ def downgrade_cmd(
 @app.command("stamp")
 def stamp_cmd(
     ctx: typer.Context,
-    revisions: Annotated[list[str], typer.Argument(help="Revision(s) to write to the version table.")],
+    revisions: Annotated[
+        list[str], typer.Argument(help="Revision(s) to write to the version table.")
+    ],
     sql: SqlOpt = False,
     tag: TagOpt = None,
     purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
@@ -370,7 +432,9 @@ def stamp_cmd(
 def current_cmd(
     ctx: typer.Context,
     verbose: VerboseOpt = False,
-    check_heads: Annotated[bool, typer.Option("--check-heads", help="Exit 4 unless the database is at every head.")] = False,
+    check_heads: Annotated[
+        bool, typer.Option("--check-heads", help="Exit 4 unless the database is at every head.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the database's current revision(s)."""
@@ -389,9 +453,13 @@ def current_cmd(
 @app.command("history")
 def history_cmd(
     ctx: typer.Context,
-    rev_range: Annotated[Optional[str], typer.Option("-r", "--rev-range", help="Range [start]:[end].")] = None,
+    rev_range: Annotated[
+        str | None, typer.Option("-r", "--rev-range", help="Range [start]:[end].")
+    ] = None,
     verbose: VerboseOpt = False,
-    indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current", help="Mark the current revision.")] = False,
+    indicate_current: Annotated[
+        bool, typer.Option("-i", "--indicate-current", help="Mark the current revision.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List revisions in chronological order."""
@@ -403,11 +471,15 @@ def history_cmd(
     rt, printer = _runtime(ctx, json_out)
     if not json_out:
         run = runner.run_online if indicate_current else runner.offline
-        run(rt, "history", lambda c: command.history(c, rev_range, verbose=verbose, indicate_current=indicate_current))
+        run(
+            rt,
+            "history",
+            lambda c: command.history(
+                c, rev_range, verbose=verbose, indicate_current=indicate_current
+            ),
+        )
         return
-    script, current = runner.history_with_current(rt) if indicate_current else (runner.script_directory(rt), ())
-    base, head = runner.parse_range(rev_range)
-    revisions = runner.offline(rt, "history", lambda c: list(script.walk_revisions(base=base, head=head)))
+    revisions, current = runner.history(rt, rev_range, indicate_current=indicate_current)
     printer.json({"history": [script_json(s, current) for s in revisions]})
 
 
@@ -415,7 +487,9 @@ def history_cmd(
 def heads_cmd(
     ctx: typer.Context,
     verbose: VerboseOpt = False,
-    resolve_dependencies: Annotated[bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")] = False,
+    resolve_dependencies: Annotated[
+        bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the current head revisions."""
@@ -426,12 +500,13 @@ def heads_cmd(
 
     rt, printer = _runtime(ctx, json_out)
     if not json_out:
-        runner.offline(rt, "heads", lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies))
+        runner.offline(
+            rt,
+            "heads",
+            lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies),
+        )
         return
-    script = runner.script_directory(rt)
-    heads = runner.offline(
-        rt, "heads", lambda c: script.get_revisions(script.get_heads(consider_depends_on=resolve_dependencies))
-    )
+    heads = runner.head_scripts(rt, resolve_dependencies=resolve_dependencies)
     printer.json({"heads": [script_json(s) for s in heads]})
 
 
@@ -447,7 +522,9 @@ def branches_cmd(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
 
 
 @app.command("show")
-def show_cmd(ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]) -> None:
+def show_cmd(
+    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]
+) -> None:
     """Show a revision."""
     from alembic import command
 
@@ -475,12 +552,18 @@ def merge_cmd(
 
     rt, _ = _runtime(ctx)
     runner.offline(
-        rt, "merge", lambda c: command.merge(c, revisions, message=message, branch_label=branch_label, rev_id=rev_id)
+        rt,
+        "merge",
+        lambda c: command.merge(
+            c, revisions, message=message, branch_label=branch_label, rev_id=rev_id
+        ),
     )
 
 
 @app.command("edit")
-def edit_cmd(ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]) -> None:
+def edit_cmd(
+    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]
+) -> None:
     """Open a revision file in the editor."""
     from alembic import command
 
@@ -513,11 +596,7 @@ def show_config_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Show the resolved sqlalchemy.* keys as the engine gets them, and their sources."""
     from .showconfig import describe, render
 
-    state = _state(ctx)
-    from .settings import resolve
-
-    settings = resolve(state.options)
-    state.secrets.update(settings.secrets)
+    settings = _settings(ctx)
     settings.require_url()
     report = describe(settings)
     printer = _printer(ctx, json_out)
@@ -543,7 +622,10 @@ def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             printer.table(
                 f"Pending: {len(status.pending)}",
                 ("revision", "from", "message"),
-                [(s.revision, ",".join(s.from_revisions) or "base", s.message) for s in status.pending],
+                [
+                    (s.revision, ",".join(s.from_revisions) or "base", s.message)
+                    for s in status.pending
+                ],
             )
         else:
             printer.line("Up to date.", style="green")

@@ -30,11 +30,16 @@ class BrokenRevisionMap(UserWarning):
 
 #: Alembic's warnings about a broken revision graph, and the one line asyncmig says instead.
 _GRAPH_WARNINGS = (
-    (re.compile(r"^Revision (\S+) is present more than once"),
-     "duplicate revision id {0}: two files in the versions folder declare it"),
-    (re.compile(
-        r"^Revision (\S+) referenced from (?:.* -> )?(\S+?)(?: \(head\))?,? .*is not present"),
-     "revision {1} refers to {0} (down_revision or depends_on), which does not exist"),
+    (
+        re.compile(r"^Revision (\S+) is present more than once"),
+        "duplicate revision id {0}: two files in the versions folder declare it",
+    ),
+    (
+        re.compile(
+            r"^Revision (\S+) referenced from (?:.* -> )?(\S+?)(?: \(head\))?,? .*is not present"
+        ),
+        "revision {1} refers to {0} (down_revision or depends_on), which does not exist",
+    ),
 )
 
 
@@ -47,7 +52,8 @@ def revision_graph_errors() -> Iterator[None]:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings(
-            "error", message=r"Revision \S+ (is present more than once|referenced from)",
+            "error",
+            message=r"Revision \S+ (is present more than once|referenced from)",
             category=UserWarning,
         )
         try:
@@ -106,7 +112,11 @@ def translate(exc: BaseException, *, command: str, failing_step: Any = None) -> 
     if isinstance(exc, SyntaxError) and exc.filename:
         return ConfigError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}")
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        lost = f"lost the database connection during {where}" if where else "lost the database connection"
+        lost = (
+            f"lost the database connection during {where}"
+            if where
+            else "lost the database connection"
+        )
         return DatabaseUnreachable(f"{lost}: {first_line(exc)}")
     if isinstance(exc, OSError) and failing_step is None and classify(exc)[0]:
         return DatabaseUnreachable(f"cannot reach the database: {first_line(exc)}")

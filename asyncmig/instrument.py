@@ -15,6 +15,7 @@ run into ``asyncio.run``, ``asyncio.to_thread`` and ``run_sync`` greenlets):
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
@@ -81,12 +82,13 @@ class RunState:
 
     def release(self) -> None:
         """Release every lock still held, even if releasing one fails."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         while self.held:
             held = self.held.pop()
-            try:
+            # A broken connection cannot unlock, but its session (and lock) is gone with it.
+            with contextlib.suppress(SQLAlchemyError, OSError):
                 held.release()
-            except Exception:  # noqa: S110 - the session ends soon and the server drops it
-                pass
 
 
 _ACTIVE: contextvars.ContextVar[RunState | None] = contextvars.ContextVar(

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from .results import Step
 
@@ -54,7 +54,9 @@ def use_color(stream: TextIO, quiet: bool) -> bool:
 class Printer:
     """The CLI's output: data on stdout, notices and errors on stderr."""
 
-    def __init__(self, stdout: TextIO, stderr: TextIO, *, quiet: bool = False, json_mode: bool = False):
+    def __init__(
+        self, stdout: TextIO, stderr: TextIO, *, quiet: bool = False, json_mode: bool = False
+    ):
         self.stdout = stdout
         self.stderr = stderr
         self.quiet = quiet
@@ -64,8 +66,14 @@ class Printer:
     def _console(self) -> Any:
         from rich.console import Console
 
-        return Console(file=self.stdout, highlight=False, soft_wrap=True, no_color=not self.color,
-                       force_terminal=self.color, color_system="auto" if self.color else None)
+        return Console(
+            file=self.stdout,
+            highlight=False,
+            soft_wrap=True,
+            no_color=not self.color,
+            force_terminal=self.color,
+            color_system="auto" if self.color else None,
+        )
 
     def line(self, text: str, style: str | None = None) -> None:
         """A human line on stdout (suppressed by -q and --json)."""
@@ -101,7 +109,9 @@ class Printer:
         self.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         self.stdout.flush()
 
-    def table(self, title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    def table(
+        self, title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]
+    ) -> None:
         """A Rich table on a terminal; tab-free aligned plain text otherwise."""
         if self.quiet or self.json_mode:
             return
@@ -121,14 +131,21 @@ class Printer:
         if title:
             self.stdout.write(title + "\n")
         for row in [header, *body]:
-            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+            self.stdout.write(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                + "\n"
+            )
         self.stdout.flush()
 
 
 class ProgressEvents:
     """Run events printed by the CLI: one line per applied revision, waits on stderr."""
 
-    VERBS = {"upgrade": "Applying", "downgrade": "Reverting", "stamp": "Stamping"}
+    VERBS: ClassVar[dict[str, str]] = {
+        "upgrade": "Applying",
+        "downgrade": "Reverting",
+        "stamp": "Stamping",
+    }
 
     def __init__(self, printer: Printer) -> None:
         self.printer = printer

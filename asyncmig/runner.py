@@ -112,12 +112,18 @@ def _migrate(
     )
 
 
-def upgrade(rt: Runtime, revision: str = "head", *, sql: bool = False, tag: str | None = None) -> RunResult:
+def upgrade(
+    rt: Runtime, revision: str = "head", *, sql: bool = False, tag: str | None = None
+) -> RunResult:
     """``alembic upgrade``: apply revisions up to ``revision``."""
-    return _migrate(rt, "upgrade", revision, sql, lambda c: command.upgrade(c, revision, sql=sql, tag=tag))
+    return _migrate(
+        rt, "upgrade", revision, sql, lambda c: command.upgrade(c, revision, sql=sql, tag=tag)
+    )
 
 
-def downgrade(rt: Runtime, revision: str, *, sql: bool = False, tag: str | None = None) -> RunResult:
+def downgrade(
+    rt: Runtime, revision: str, *, sql: bool = False, tag: str | None = None
+) -> RunResult:
     """``alembic downgrade``: revert revisions down to ``revision``."""
     return _migrate(
         rt, "downgrade", revision, sql, lambda c: command.downgrade(c, revision, sql=sql, tag=tag)
@@ -125,7 +131,12 @@ def downgrade(rt: Runtime, revision: str, *, sql: bool = False, tag: str | None 
 
 
 def stamp(
-    rt: Runtime, revisions: list[str], *, sql: bool = False, tag: str | None = None, purge: bool = False
+    rt: Runtime,
+    revisions: list[str],
+    *,
+    sql: bool = False,
+    tag: str | None = None,
+    purge: bool = False,
 ) -> RunResult:
     """``alembic stamp``: write ``revisions`` to the version table without running them."""
     target = ",".join(revisions)
@@ -134,13 +145,21 @@ def stamp(
         "stamp",
         target,
         sql,
-        lambda c: command.stamp(c, revisions if len(revisions) > 1 else revisions[0], sql=sql, tag=tag, purge=purge),
+        lambda c: command.stamp(
+            c, revisions if len(revisions) > 1 else revisions[0], sql=sql, tag=tag, purge=purge
+        ),
     )
 
 
 def ensure_version(rt: Runtime, *, sql: bool = False) -> None:
     """``alembic ensure_version``: create the version table if it is missing."""
-    _execute(rt, "ensure-version", lambda c: command.ensure_version(c, sql=sql), writes=not sql, online=not sql)
+    _execute(
+        rt,
+        "ensure-version",
+        lambda c: command.ensure_version(c, sql=sql),
+        writes=not sql,
+        online=not sql,
+    )
 
 
 def _read_heads(config: AsyncmigConfig, script: ScriptDirectory) -> tuple[str, ...]:
@@ -170,7 +189,9 @@ def print_current(rt: Runtime, *, verbose: bool = False, check_heads: bool = Fal
     _execute(rt, "current", lambda c: command.current(c, check_heads=check_heads, verbose=verbose))
 
 
-def _pending(script: ScriptDirectory, current_heads: tuple[str, ...], target: str) -> tuple[Step, ...]:
+def _pending(
+    script: ScriptDirectory, current_heads: tuple[str, ...], target: str
+) -> tuple[Step, ...]:
     # The same step list ``upgrade`` computes, so status and plan never disagree with it.
     steps = script._upgrade_revs(target, current_heads)  # type: ignore[arg-type]
     return tuple(
@@ -231,7 +252,9 @@ def check(rt: Runtime) -> None:
     _execute(rt, "check", command.check)
 
 
-def revision(rt: Runtime, *, autogenerate: bool = False, sql: bool = False, **kwargs: Any) -> list[Script]:
+def revision(
+    rt: Runtime, *, autogenerate: bool = False, sql: bool = False, **kwargs: Any
+) -> list[Script]:
     """``alembic revision``; online only with ``--autogenerate``."""
 
     def call(config: AsyncmigConfig) -> list[Script]:
@@ -266,16 +289,27 @@ def parse_range(rev_range: str | None) -> tuple[str, str]:
     return base or "base", head or "heads"
 
 
-def script_directory(rt: Runtime) -> ScriptDirectory:
-    """The project's revision scripts (errors translated like every command's)."""
-    return offline(rt, "scripts", ScriptDirectory.from_config)
+def history(
+    rt: Runtime, rev_range: str | None = None, *, indicate_current: bool = False
+) -> tuple[list[Script], tuple[str, ...]]:
+    """The revisions in ``rev_range``, newest first, and (with ``indicate_current``) the
+    database's current revisions, read in the same run."""
+    base, head = parse_range(rev_range)
 
-
-def history_with_current(rt: Runtime) -> tuple[ScriptDirectory, tuple[str, ...]]:
-    """Scripts and current revisions in one run, for ``history -i``."""
-
-    def call(config: AsyncmigConfig) -> tuple[ScriptDirectory, tuple[str, ...]]:
+    def call(config: AsyncmigConfig) -> tuple[list[Script], tuple[str, ...]]:
         script = ScriptDirectory.from_config(config)
-        return script, _read_heads(config, script)
+        current = _read_heads(config, script) if indicate_current else ()
+        return list(script.walk_revisions(base=base, head=head)), current
 
-    return _execute(rt, "history", call)[0]
+    return _execute(rt, "history", call, online=indicate_current)[0]
+
+
+def head_scripts(rt: Runtime, *, resolve_dependencies: bool = False) -> list[Script]:
+    """The head revisions of the scripts (no database needed)."""
+
+    def call(config: AsyncmigConfig) -> list[Script]:
+        script = ScriptDirectory.from_config(config)
+        heads = script.get_heads(consider_depends_on=resolve_dependencies)
+        return [s for s in script.get_revisions(heads) if s is not None]
+
+    return offline(rt, "heads", call)

@@ -16,12 +16,27 @@ if TYPE_CHECKING:
     from .output import Printer
 
 _BOOL_ARGS = frozenset(
-    {"pool_pre_ping", "pool_use_lifo", "hide_parameters", "implicit_returning",
-     "enable_from_linting", "future", "use_insertmanyvalues"}
+    {
+        "pool_pre_ping",
+        "pool_use_lifo",
+        "hide_parameters",
+        "implicit_returning",
+        "enable_from_linting",
+        "future",
+        "use_insertmanyvalues",
+    }
 )
 _INT_ARGS = frozenset(
-    {"pool_recycle", "query_cache_size", "max_identifier_length", "label_length",
-     "insertmanyvalues_page_size", "pool_size", "max_overflow", "pool_timeout"}
+    {
+        "pool_recycle",
+        "query_cache_size",
+        "max_identifier_length",
+        "label_length",
+        "insertmanyvalues_page_size",
+        "pool_size",
+        "max_overflow",
+        "pool_timeout",
+    }
 )
 
 
@@ -61,9 +76,7 @@ def describe(settings: Settings) -> dict[str, Any]:
         "section": settings.section,
         "engine": engine,
         "keys": keys,
-        "dropped": [
-            {**entry(s), "reason": "not accepted by NullPool"} for s in settings.dropped
-        ],
+        "dropped": [{**entry(s), "reason": "not accepted by NullPool"} for s in settings.dropped],
         "alembic": {
             key: {"value": s.value, "source": s.source} for key, s in settings.alembic.items()
         },
@@ -79,7 +92,12 @@ def describe(settings: Settings) -> dict[str, Any]:
 def render(printer: Printer, report: dict[str, Any]) -> None:
     """The human form: one table of engine keys, one of Alembic keys."""
     rows = [
-        (item["key"], item["engine_arg"], repr(item["value"]) if not isinstance(item["value"], str) else item["value"], item["source"])
+        (
+            item["key"],
+            item["engine_arg"],
+            repr(item["value"]) if not isinstance(item["value"], str) else item["value"],
+            item["source"],
+        )
         for item in report["keys"]
     ]
     rows += [
@@ -87,8 +105,11 @@ def render(printer: Printer, report: dict[str, Any]) -> None:
         for item in report["dropped"]
     ]
     where = report["config_file"] or report["toml_file"]
-    printer.table(f"Engine (config: {where}, section [{report['section']}], poolclass=NullPool)",
-                  ("key", "engine argument", "value", "source"), rows)
+    printer.table(
+        f"Engine (config: {where}, section [{report['section']}], poolclass=NullPool)",
+        ("key", "engine argument", "value", "source"),
+        rows,
+    )
     printer.table(
         "Alembic",
         ("key", "value", "source"),

@@ -101,9 +101,7 @@ def normalize_url(raw: str | URL) -> URL:
         )
     if not driver:
         if dialect not in DEFAULT_ASYNC_DRIVER:
-            raise ConfigError(
-                f"URL {mask_url(url)} names no driver; use {_SUGGESTION[dialect]}"
-            )
+            raise ConfigError(f"URL {mask_url(url)} names no driver; use {_SUGGESTION[dialect]}")
         driver = DEFAULT_ASYNC_DRIVER[dialect]
     elif driver not in ASYNC_DRIVERS[dialect]:
         raise ConfigError(

@@ -39,13 +39,17 @@ def cli() -> Callable[..., Result]:
     """Invoke the CLI in-process: ``cli("upgrade", "head")``; stdout and stderr kept apart."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Result:
+    def invoke(
+        *args: str, env: dict[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
         return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
 
 
-def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_script(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``asyncmig`` console script (the one beside this Python)."""
     exe = Path(sys.executable).with_name("asyncmig")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
@@ -56,21 +60,32 @@ def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
 
 
 # -- projects -------------------------------------------------------------------------------
-def write_revisions(versions: Path, count: int, *, start: int = 0, fail_at: int | None = None,
-                    body: Callable[[int], str] | None = None) -> list[str]:
+def write_revisions(
+    versions: Path,
+    count: int,
+    *,
+    start: int = 0,
+    fail_at: int | None = None,
+    body: Callable[[int], str] | None = None,
+) -> list[str]:
     """Write a linear chain of ``count`` revisions creating tables t0001...; return their ids."""
     versions.mkdir(parents=True, exist_ok=True)
     ids = []
     for i in range(start + 1, start + count + 1):
         rev = f"{i:04d}aa"
         down = f"'{i - 1:04d}aa'" if i > 1 else "None"
-        upgrade = body(i) if body else (
-            f"op.create_table('t{i:04d}', sa.Column('id', sa.Integer, primary_key=True), "
-            f"sa.Column('name', sa.String(50)))"
+        upgrade = (
+            body(i)
+            if body
+            else (
+                f"op.create_table('t{i:04d}', sa.Column('id', sa.Integer, primary_key=True), "
+                f"sa.Column('name', sa.String(50)))"
+            )
         )
         if fail_at == i:
             upgrade = "op.execute('SELECT * FROM no_such_table_anywhere')"
-        (versions / f"{rev}_create_t{i:04d}.py").write_text(textwrap.dedent(f'''\
+        (versions / f"{rev}_create_t{i:04d}.py").write_text(
+            textwrap.dedent(f'''\
             """create table t{i:04d}
 
             Revision ID: {rev}
@@ -90,7 +105,8 @@ def write_revisions(versions: Path, count: int, *, start: int = 0, fail_at: int 
 
             def downgrade():
                 op.drop_table('t{i:04d}')
-            '''))
+            ''')
+        )
         ids.append(rev)
     return ids
 
@@ -148,7 +164,9 @@ def _pg_admin(sql: str) -> None:
     import asyncpg
 
     async def go() -> None:
-        conn = await asyncpg.connect(PG_HOST.replace("postgresql://", "postgresql://", 1) + "/postgres")
+        conn = await asyncpg.connect(
+            PG_HOST.replace("postgresql://", "postgresql://", 1) + "/postgres"
+        )
         try:
             await conn.execute(sql)
         finally:

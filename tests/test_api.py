@@ -74,8 +74,10 @@ async def test_url_precedence_environ(project, tmp_path):
     flag_url = _sqlite_url(tmp_path / "flag.db")
     await asyncmig.upgrade(config=project.ini, environ={"DATABASE_URL": env_url})
     assert (tmp_path / "env.db").is_file()
-    assert await asyncmig.current(config=project.ini, url=flag_url,
-                                  environ={"DATABASE_URL": env_url}) == []
+    assert (
+        await asyncmig.current(config=project.ini, url=flag_url, environ={"DATABASE_URL": env_url})
+        == []
+    )
     assert await asyncmig.current(config=project.ini, environ={"ASYNCMIG_URL": env_url}) == [
         "0001aa"
     ]
@@ -96,8 +98,11 @@ async def test_section(project, tmp_path):
 async def test_x_arguments_reach_the_revisions(project):
     check = "assert context.get_x_argument(as_dictionary=True).get('who') == 'api'"
     project.revisions(1, body=lambda i: f"from alembic import context; {check}")
-    with pytest.raises(asyncmig.MigrationError, match=r"^revision 0001aa \(create table t0001\) "
-                                                      r"failed: AssertionError"):
+    with pytest.raises(
+        asyncmig.MigrationError,
+        match=r"^revision 0001aa \(create table t0001\) "
+        r"failed: AssertionError",
+    ):
         await asyncmig.upgrade(config=project.ini)
     assert (await asyncmig.upgrade(config=project.ini, x=["who=api"])).to_revisions == ("0001aa",)
 
@@ -303,9 +308,7 @@ async def test_cancelled_call_on_a_connection_stays_a_cancellation(project, pg_u
         async with engine.connect() as conn:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(
-                    asyncmig.upgrade(config=project.ini, connection=conn), 0.3
-                )
+                await asyncio.wait_for(asyncmig.upgrade(config=project.ini, connection=conn), 0.3)
             assert time.monotonic() - started < 3
         assert not runner.PROCESS_LOCK.locked()
         assert await asyncmig.current(config=project.ini, connection=engine) == []

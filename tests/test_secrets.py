@@ -90,8 +90,10 @@ SEQUENCE: list[tuple[tuple[str, ...], int]] = [
     (("--traceback", "upgrade", "nope"), 2),
     (("downgrade", "nope"), 2),
     (("show", "nope"), 2),
-    (("--set", "sqlalchemy.echo=true", "--set", "sqlalchemy.echo_pool=debug",
-      "upgrade", "head"), 0),
+    (
+        ("--set", "sqlalchemy.echo=true", "--set", "sqlalchemy.echo_pool=debug", "upgrade", "head"),
+        0,
+    ),
     (("--set", "sqlalchemy.echo=true", "current", "-v"), 0),
     (("-q", "upgrade", "head"), 0),
 ]
@@ -103,8 +105,11 @@ def test_every_command_hides_the_password(
 ) -> None:
     project.revisions(2)
     env_py = project.path / "migrations" / "env.py"
-    env_py.write_text(env_py.read_text().replace(
-        "target_metadata = None", "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"))
+    env_py.write_text(
+        env_py.read_text().replace(
+            "target_metadata = None", "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"
+        )
+    )
     url = secret_url(pg_database)
     report: list[str] = []
     for args, code in SEQUENCE:
@@ -178,8 +183,10 @@ def test_url_errors(cli: Cli, project: Project, url: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [f"postgresql://postgres:{ENCODED}@127.0.0.1/db",  # unescaped % in an ini file
-     f"postgresql://postgres:{PASSWORD}@127.0.0.1/db"],
+    [
+        f"postgresql://postgres:{ENCODED}@127.0.0.1/db",  # unescaped % in an ini file
+        f"postgresql://postgres:{PASSWORD}@127.0.0.1/db",
+    ],
 )
 def test_ini_interpolation_errors(cli: Cli, project: Project, value: str) -> None:
     text = project.ini.read_text().replace(
@@ -209,8 +216,13 @@ def test_every_source(cli: Cli, project: Project, pg_database: str, where: str) 
         Path(".env").write_text(f"DATABASE_URL={url}\n")
     else:
         env = {where: url}
-    for args in (("show-config",), ("show-config", "--json"), ("upgrade", "head"),
-                 ("current", "-v"), ("upgrade", "nope")):
+    for args in (
+        ("show-config",),
+        ("show-config", "--json"),
+        ("upgrade", "head"),
+        ("current", "-v"),
+        ("upgrade", "nope"),
+    ):
         result = cli(*args, env=env)
         assert result.exit_code in (0, 2), result.output
         assert not leaks(result.output), args
@@ -223,8 +235,19 @@ def test_console_script(project: Project, pg_database: str, tmp_path: Path) -> N
     url = secret_url(pg_database)
     bad_port = secret_url("nodb", host=PG_HOST.rsplit(":", 1)[0] + ":1")
     runs = [
-        (("--url", url, "--set", "sqlalchemy.echo=debug", "--set", "sqlalchemy.echo_pool=debug",
-          "upgrade", "head"), 0),
+        (
+            (
+                "--url",
+                url,
+                "--set",
+                "sqlalchemy.echo=debug",
+                "--set",
+                "sqlalchemy.echo_pool=debug",
+                "upgrade",
+                "head",
+            ),
+            0,
+        ),
         (("--url", url, "--set", "sqlalchemy.echo=true", "current", "-v"), 0),
         (("--url", url, "--traceback", "downgrade", "nope"), 2),
         (("--url", bad_port, "--wait-timeout", "0", "--traceback", "current"), 3),
@@ -234,8 +257,9 @@ def test_console_script(project: Project, pg_database: str, tmp_path: Path) -> N
         done = run_script(*args, cwd=tmp_path, env={"DATABASE_URL": url})
         assert done.returncode == code, (args, done.stdout, done.stderr)
         assert not leaks(done.stdout, done.stderr), args
-    echo = run_script("--url", url, "--set", "sqlalchemy.echo=true", "downgrade", "base",
-                      cwd=tmp_path)
+    echo = run_script(
+        "--url", url, "--set", "sqlalchemy.echo=true", "downgrade", "base", cwd=tmp_path
+    )
     assert echo.returncode == 0, echo.stderr
     assert "DROP TABLE t0002" in echo.stdout  # echo really printed through the masked stream
     assert not leaks(echo.stdout, echo.stderr)

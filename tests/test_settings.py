@@ -76,7 +76,8 @@ def test_url_from_config_file_with_here_interpolated(
 def test_database_url_beats_config_file(cli: Cli, project: Project) -> None:
     env = {"DATABASE_URL": "sqlite:///from_database_url.db"}
     assert url_source(show(cli, env=env)) == (
-        "sqlite+aiosqlite:///from_database_url.db", "env DATABASE_URL"
+        "sqlite+aiosqlite:///from_database_url.db",
+        "env DATABASE_URL",
     )
 
 
@@ -111,8 +112,12 @@ def test_url_from_the_environment_is_used_by_upgrade(
 def test_engine_key_from_file(cli: Cli, project: Project) -> None:
     add_ini(project, "sqlalchemy.echo = false")
     item = key(show(cli), "sqlalchemy.echo")
-    assert item == {"key": "sqlalchemy.echo", "engine_arg": "echo", "value": False,
-                    "source": "alembic.ini:[alembic]"}
+    assert item == {
+        "key": "sqlalchemy.echo",
+        "engine_arg": "echo",
+        "value": False,
+        "source": "alembic.ini:[alembic]",
+    }
 
 
 def test_engine_key_env_beats_file(cli: Cli, project: Project) -> None:
@@ -132,13 +137,24 @@ def test_engine_key_set_beats_env(cli: Cli, project: Project) -> None:
 def test_env_key_name_is_lowercased_after_the_prefix(cli: Cli, project: Project) -> None:
     report = show(cli, env={"ASYNCMIG_SQLALCHEMY_POOL_PRE_PING": "yes"})
     item = key(report, "sqlalchemy.pool_pre_ping")
-    assert item == {"key": "sqlalchemy.pool_pre_ping", "engine_arg": "pool_pre_ping",
-                    "value": True, "source": "env ASYNCMIG_SQLALCHEMY_POOL_PRE_PING"}
+    assert item == {
+        "key": "sqlalchemy.pool_pre_ping",
+        "engine_arg": "pool_pre_ping",
+        "value": True,
+        "source": "env ASYNCMIG_SQLALCHEMY_POOL_PRE_PING",
+    }
 
 
 def test_set_is_repeatable_and_last_wins(cli: Cli, project: Project) -> None:
-    report = show(cli, "--set", "sqlalchemy.pool_recycle=10", "--set", "sqlalchemy.echo=true",
-                  "--set", "sqlalchemy.pool_recycle=20")
+    report = show(
+        cli,
+        "--set",
+        "sqlalchemy.pool_recycle=10",
+        "--set",
+        "sqlalchemy.echo=true",
+        "--set",
+        "sqlalchemy.pool_recycle=20",
+    )
     assert report["engine"]["pool_recycle"] == 20
     assert report["engine"]["echo"] is True
 
@@ -179,17 +195,25 @@ def _upgrade_with_echo(cli: Cli, project: Project, tmp_path: Path) -> None:
 # -- config file and section -------------------------------------------------------------------
 def test_section_label_follows_name(cli: Cli, project: Project) -> None:
     text = project.ini.read_text()
-    project.ini.write_text(text + "\n[other]\nscript_location = %(here)s/migrations\n"
-                           "sqlalchemy.url = sqlite:///other.db\n")
-    assert url_source(show(cli, "-n", "other")) == ("sqlite+aiosqlite:///other.db",
-                                                    "alembic.ini:[other]")
+    project.ini.write_text(
+        text + "\n[other]\nscript_location = %(here)s/migrations\n"
+        "sqlalchemy.url = sqlite:///other.db\n"
+    )
+    assert url_source(show(cli, "-n", "other")) == (
+        "sqlite+aiosqlite:///other.db",
+        "alembic.ini:[other]",
+    )
 
 
 def test_alembic_config_variable_and_c_flag(cli: Cli, project: Project, tmp_path: Path) -> None:
     sub = tmp_path / "conf"
     sub.mkdir()
-    (sub / "one.ini").write_text("[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///one.db\n")
-    (sub / "two.ini").write_text("[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///two.db\n")
+    (sub / "one.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///one.db\n"
+    )
+    (sub / "two.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///two.db\n"
+    )
     report = show(cli, env={"ALEMBIC_CONFIG": "conf/one.ini"})
     assert url_source(report) == ("sqlite+aiosqlite:///one.db", "one.ini:[alembic]")
     assert report["config_file"] == str(sub / "one.ini")
@@ -207,7 +231,9 @@ def test_pyproject_alembic_keys(cli: Cli, tmp_path: Path) -> None:
     assert report["toml_file"] == str(tmp_path / "pyproject.toml")
     assert report["config_file"] is None
     assert report["alembic"]["script_location"] == {
-        "value": f"{tmp_path}/migrations", "source": "pyproject.toml:[tool.alembic]"}
+        "value": f"{tmp_path}/migrations",
+        "source": "pyproject.toml:[tool.alembic]",
+    }
     assert report["alembic"]["version_locations"]["value"] == f"{tmp_path}/a {tmp_path}/b"
 
 
@@ -246,7 +272,9 @@ def test_env_file_flag_is_repeatable_and_replaces_the_default(cli: Cli, project:
 
 
 def test_env_file_sets_timeouts_and_config_file(cli: Cli, project: Project, tmp_path: Path) -> None:
-    Path("other.ini").write_text("[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///o.db\n")
+    Path("other.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/m\nsqlalchemy.url = sqlite:///o.db\n"
+    )
     Path(".env").write_text("ALEMBIC_CONFIG=other.ini\nASYNCMIG_WAIT_TIMEOUT=500ms\n")
     report = show(cli)
     assert report["config_file"] == str(tmp_path / "other.ini")
@@ -277,7 +305,10 @@ def test_dotenv_is_used_by_upgrade(cli: Cli, project: Project, tmp_path: Path) -
         ("sqlite:////abs/path.db", "sqlite+aiosqlite:////abs/path.db"),
         ("sqlite://", "sqlite+aiosqlite://"),
         ("mysql://u:pw@h/app", "mysql+asyncmy://u:pw@h/app"),
-        ("mariadb://u:pw@h:3307/app?charset=utf8mb4", "mariadb+asyncmy://u:pw@h:3307/app?charset=utf8mb4"),
+        (
+            "mariadb://u:pw@h:3307/app?charset=utf8mb4",
+            "mariadb+asyncmy://u:pw@h:3307/app?charset=utf8mb4",
+        ),
         ("mysql+aiomysql://u@h/app", "mysql+aiomysql://u@h/app"),
     ],
 )
@@ -291,44 +322,68 @@ def test_normalisation(cli: Cli, project: Project, given: str, expected: str) ->
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql+psycopg2://u:secretpw@h/db",
-         "driver 'psycopg2' in URL postgresql+psycopg2://u:***@h/db is synchronous; "
-         "use postgresql+asyncpg:// (or postgresql+psycopg://) instead"),
-        ("mysql+pymysql://u:secretpw@h/db",
-         "driver 'pymysql' in URL mysql+pymysql://u:***@h/db is synchronous; "
-         "use mysql+asyncmy:// instead"),
-        ("mariadb+pymysql://u@h/db",
-         "driver 'pymysql' in URL mariadb+pymysql://u@h/db is synchronous; "
-         "use mariadb+asyncmy:// instead"),
-        ("sqlite+pysqlite:///x.db",
-         "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
-         "use sqlite+aiosqlite:// instead"),
-        ("foo://u:secretpw@h/db",
-         "unknown database dialect 'foo' in URL foo://u:***@h/db; asyncmig runs on async "
-         "drivers such as postgresql+asyncpg, sqlite+aiosqlite, mysql+asyncmy, mariadb+asyncmy"),
-        ("oracle://u:secretpw@h/db",
-         "URL oracle://u:***@h/db names no driver; use oracle+oracledb_async://"),
-        ("not a url",
-         "malformed database URL 'not a url': expected dialect+driver://user:***@host/database"),
-        ("postgresql://u:secretpw@h:port/db",
-         "malformed database URL 'postgresql://***@h:port/db': "
-         "expected dialect+driver://user:***@host/database"),
+        (
+            "postgresql+psycopg2://u:secretpw@h/db",
+            "driver 'psycopg2' in URL postgresql+psycopg2://u:***@h/db is synchronous; "
+            "use postgresql+asyncpg:// (or postgresql+psycopg://) instead",
+        ),
+        (
+            "mysql+pymysql://u:secretpw@h/db",
+            "driver 'pymysql' in URL mysql+pymysql://u:***@h/db is synchronous; "
+            "use mysql+asyncmy:// instead",
+        ),
+        (
+            "mariadb+pymysql://u@h/db",
+            "driver 'pymysql' in URL mariadb+pymysql://u@h/db is synchronous; "
+            "use mariadb+asyncmy:// instead",
+        ),
+        (
+            "sqlite+pysqlite:///x.db",
+            "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
+            "use sqlite+aiosqlite:// instead",
+        ),
+        (
+            "foo://u:secretpw@h/db",
+            "unknown database dialect 'foo' in URL foo://u:***@h/db; asyncmig runs on async "
+            "drivers such as postgresql+asyncpg, sqlite+aiosqlite, mysql+asyncmy, mariadb+asyncmy",
+        ),
+        (
+            "oracle://u:secretpw@h/db",
+            "URL oracle://u:***@h/db names no driver; use oracle+oracledb_async://",
+        ),
+        (
+            "not a url",
+            "malformed database URL 'not a url': expected dialect+driver://user:***@host/database",
+        ),
+        (
+            "postgresql://u:secretpw@h:port/db",
+            "malformed database URL 'postgresql://***@h:port/db': "
+            "expected dialect+driver://user:***@host/database",
+        ),
         ("", "the database URL is empty"),
     ],
 )
 def test_bad_urls_exit_2(cli: Cli, project: Project, url: str, message: str) -> None:
     fails(cli("--url", url, "show-config"), message)
-    fails(cli("upgrade", "head", env={"DATABASE_URL": url or "  "}) if url else
-          cli("--url", url, "upgrade", "head"), message)
+    fails(
+        cli("upgrade", "head", env={"DATABASE_URL": url or "  "})
+        if url
+        else cli("--url", url, "upgrade", "head"),
+        message,
+    )
 
 
 def test_bad_url_in_config_file(cli: Cli, project: Project) -> None:
     text = project.ini.read_text().replace(
-        "sqlalchemy.url = sqlite+aiosqlite:///%(here)s/app.db", "sqlalchemy.url = sqlite+pysqlite:///x.db"
+        "sqlalchemy.url = sqlite+aiosqlite:///%(here)s/app.db",
+        "sqlalchemy.url = sqlite+pysqlite:///x.db",
     )
     project.ini.write_text(text)
-    fails(cli("current"), "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
-          "use sqlite+aiosqlite:// instead")
+    fails(
+        cli("current"),
+        "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
+        "use sqlite+aiosqlite:// instead",
+    )
 
 
 # -- `%` safety -------------------------------------------------------------------------------
@@ -372,8 +427,11 @@ def test_unescaped_percent_in_ini_names_the_fix_not_the_value(cli: Cli, project:
         "sqlalchemy.url = postgresql://u:Hunter2%40pw@h/db",
     )
     project.ini.write_text(text)
-    fails(cli("show-config"), "alembic.ini:[alembic] sqlalchemy.url: a literal '%' must be "
-          "written '%%' in the ini file (or set the value from the environment or a flag)")
+    fails(
+        cli("show-config"),
+        "alembic.ini:[alembic] sqlalchemy.url: a literal '%' must be "
+        "written '%%' in the ini file (or set the value from the environment or a flag)",
+    )
 
 
 def test_undefined_interpolation_in_ini(cli: Cli, project: Project) -> None:
@@ -387,7 +445,8 @@ def write_recording_env(project: Project, record: Path) -> None:
     It wraps the dialect's ``connect`` (what asyncmig's retrying ``do_connect``
     listener calls), so it sees the keyword arguments the driver receives.
     """
-    (project.path / "migrations" / "env.py").write_text(textwrap.dedent(f'''\
+    (project.path / "migrations" / "env.py").write_text(
+        textwrap.dedent(f"""\
         import asyncio
         import json
 
@@ -432,7 +491,8 @@ def write_recording_env(project: Project, record: Path) -> None:
 
 
         asyncio.run(main())
-        '''))
+        """)
+    )
 
 
 @pytest.fixture
@@ -503,8 +563,13 @@ async def _table_owners(database: str) -> dict[str, str]:
 def test_pool_size_is_dropped_with_a_warning_and_upgrade_works(cli: Cli, project: Project) -> None:
     project.revisions(2)
     add_ini(project, "sqlalchemy.pool_size = 5", "sqlalchemy.max_overflow = 10")
-    result = cli("--set", "sqlalchemy.pool_timeout=3", "upgrade", "head",
-                 env={"ASYNCMIG_SQLALCHEMY_POOL_USE_LIFO": "true"})
+    result = cli(
+        "--set",
+        "sqlalchemy.pool_timeout=3",
+        "upgrade",
+        "head",
+        env={"ASYNCMIG_SQLALCHEMY_POOL_USE_LIFO": "true"},
+    )
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert warnings == [
@@ -540,28 +605,65 @@ def test_pool_size_warning_with_quiet(cli: Cli, project: Project) -> None:
 
 # -- asyncmig timeouts: flag > ASYNCMIG_* > ini asyncmig.* > default ---------------------------
 def test_timeouts_precedence(cli: Cli, project: Project) -> None:
-    assert show(cli)["asyncmig"] == {"wait_timeout": 5.0, "lock_timeout": 300.0,
-                                     "statement_timeout": None, "pg_lock_timeout": None}
-    add_ini(project, "asyncmig.wait_timeout = 7", "asyncmig.lock_timeout = 2min",
-            "asyncmig.statement_timeout = 30s", "asyncmig.pg_lock_timeout = 250ms")
-    assert show(cli)["asyncmig"] == {"wait_timeout": 7.0, "lock_timeout": 120.0,
-                                     "statement_timeout": 30.0, "pg_lock_timeout": 0.25}
-    env = {"ASYNCMIG_WAIT_TIMEOUT": "8", "ASYNCMIG_LOCK_TIMEOUT": "9s",
-           "ASYNCMIG_STATEMENT_TIMEOUT": "1min", "ASYNCMIG_PG_LOCK_TIMEOUT": "2"}
-    assert show(cli, env=env)["asyncmig"] == {"wait_timeout": 8.0, "lock_timeout": 9.0,
-                                              "statement_timeout": 60.0, "pg_lock_timeout": 2.0}
-    flags = ("--wait-timeout", "0", "--lock-timeout", "1", "--statement-timeout", "500ms",
-             "--pg-lock-timeout", "3s")
+    assert show(cli)["asyncmig"] == {
+        "wait_timeout": 5.0,
+        "lock_timeout": 300.0,
+        "statement_timeout": None,
+        "pg_lock_timeout": None,
+    }
+    add_ini(
+        project,
+        "asyncmig.wait_timeout = 7",
+        "asyncmig.lock_timeout = 2min",
+        "asyncmig.statement_timeout = 30s",
+        "asyncmig.pg_lock_timeout = 250ms",
+    )
+    assert show(cli)["asyncmig"] == {
+        "wait_timeout": 7.0,
+        "lock_timeout": 120.0,
+        "statement_timeout": 30.0,
+        "pg_lock_timeout": 0.25,
+    }
+    env = {
+        "ASYNCMIG_WAIT_TIMEOUT": "8",
+        "ASYNCMIG_LOCK_TIMEOUT": "9s",
+        "ASYNCMIG_STATEMENT_TIMEOUT": "1min",
+        "ASYNCMIG_PG_LOCK_TIMEOUT": "2",
+    }
+    assert show(cli, env=env)["asyncmig"] == {
+        "wait_timeout": 8.0,
+        "lock_timeout": 9.0,
+        "statement_timeout": 60.0,
+        "pg_lock_timeout": 2.0,
+    }
+    flags = (
+        "--wait-timeout",
+        "0",
+        "--lock-timeout",
+        "1",
+        "--statement-timeout",
+        "500ms",
+        "--pg-lock-timeout",
+        "3s",
+    )
     assert show(cli, *flags, env=env)["asyncmig"] == {
-        "wait_timeout": 0.0, "lock_timeout": 1.0, "statement_timeout": 0.5, "pg_lock_timeout": 3.0}
+        "wait_timeout": 0.0,
+        "lock_timeout": 1.0,
+        "statement_timeout": 0.5,
+        "pg_lock_timeout": 3.0,
+    }
 
 
 def test_bad_timeouts(cli: Cli, project: Project) -> None:
-    fails(cli("show-config", env={"ASYNCMIG_WAIT_TIMEOUT": "soon"}),
-          "ASYNCMIG_WAIT_TIMEOUT: 'soon' is not a duration (use 30, 2.5s, 500ms or 5min)")
+    fails(
+        cli("show-config", env={"ASYNCMIG_WAIT_TIMEOUT": "soon"}),
+        "ASYNCMIG_WAIT_TIMEOUT: 'soon' is not a duration (use 30, 2.5s, 500ms or 5min)",
+    )
     add_ini(project, "asyncmig.lock_timeout = -1")
-    fails(cli("show-config"),
-          "asyncmig.lock_timeout: '-1' is not a duration (use 30, 2.5s, 500ms or 5min)")
+    fails(
+        cli("show-config"),
+        "asyncmig.lock_timeout: '-1' is not a duration (use 30, 2.5s, 500ms or 5min)",
+    )
 
 
 # -- configuration errors: one line naming what to set, exit 2 ---------------------------------
@@ -571,9 +673,11 @@ def test_missing_config_file(cli: Cli, project: Project) -> None:
 
 
 def test_no_config_in_directory(cli: Cli, tmp_path: Path) -> None:
-    fails(cli("--url", "sqlite://", "current"),
-          f"no alembic.ini or pyproject.toml [tool.alembic] in {tmp_path}: "
-          "run 'asyncmig init migrations' or pass -c/--config")
+    fails(
+        cli("--url", "sqlite://", "current"),
+        f"no alembic.ini or pyproject.toml [tool.alembic] in {tmp_path}: "
+        "run 'asyncmig init migrations' or pass -c/--config",
+    )
 
 
 def test_missing_section(cli: Cli, project: Project) -> None:
@@ -583,8 +687,10 @@ def test_missing_section(cli: Cli, project: Project) -> None:
 
 def test_no_script_location(cli: Cli, tmp_path: Path) -> None:
     Path("alembic.ini").write_text("[alembic]\nsqlalchemy.url = sqlite:///x.db\n")
-    message = ("no script_location in alembic.ini: set script_location under [alembic] "
-               "in alembic.ini or [tool.alembic] in pyproject.toml")
+    message = (
+        "no script_location in alembic.ini: set script_location under [alembic] "
+        "in alembic.ini or [tool.alembic] in pyproject.toml"
+    )
     fails(cli("show-config"), message)
     fails(cli("upgrade", "head"), message)
 
@@ -594,8 +700,11 @@ def test_no_script_location(cli: Cli, tmp_path: Path) -> None:
 )
 def test_no_url_anywhere(cli: Cli, tmp_path: Path, command: tuple[str, ...]) -> None:
     Path("alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
-    fails(cli(*command), "no database URL: set sqlalchemy.url in the config file, "
-          "DATABASE_URL or ASYNCMIG_URL, or pass --url")
+    fails(
+        cli(*command),
+        "no database URL: set sqlalchemy.url in the config file, "
+        "DATABASE_URL or ASYNCMIG_URL, or pass --url",
+    )
 
 
 def test_no_url_error_from_the_api(tmp_path: Path) -> None:

@@ -40,8 +40,13 @@ def rows(text: str) -> list[list[str]]:
 
 def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
     add_ini(project, *ENGINE_KEYS)
-    result = cli("--url", "postgres://app:s3cr3tpw@db.internal:5433/app", "show-config", "--json",
-                 env={"ASYNCMIG_SQLALCHEMY_ECHO_POOL": "debug"})
+    result = cli(
+        "--url",
+        "postgres://app:s3cr3tpw@db.internal:5433/app",
+        "show-config",
+        "--json",
+        env={"ASYNCMIG_SQLALCHEMY_ECHO_POOL": "debug"},
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     report: dict[str, Any] = json.loads(result.stdout)
@@ -61,29 +66,60 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
         },
         "keys": [
             {"key": "sqlalchemy.url", "engine_arg": "url", "value": masked, "source": "--url"},
-            {"key": "sqlalchemy.echo", "engine_arg": "echo", "value": True,
-             "source": "alembic.ini:[alembic]"},
-            {"key": "sqlalchemy.pool_pre_ping", "engine_arg": "pool_pre_ping", "value": True,
-             "source": "alembic.ini:[alembic]"},
-            {"key": "sqlalchemy.pool_recycle", "engine_arg": "pool_recycle", "value": 3600,
-             "source": "alembic.ini:[alembic]"},
-            {"key": "sqlalchemy.connect_args", "engine_arg": "connect_args", "value": "{}",
-             "source": "alembic.ini:[alembic]"},
-            {"key": "sqlalchemy.echo_pool", "engine_arg": "echo_pool", "value": "debug",
-             "source": "env ASYNCMIG_SQLALCHEMY_ECHO_POOL"},
+            {
+                "key": "sqlalchemy.echo",
+                "engine_arg": "echo",
+                "value": True,
+                "source": "alembic.ini:[alembic]",
+            },
+            {
+                "key": "sqlalchemy.pool_pre_ping",
+                "engine_arg": "pool_pre_ping",
+                "value": True,
+                "source": "alembic.ini:[alembic]",
+            },
+            {
+                "key": "sqlalchemy.pool_recycle",
+                "engine_arg": "pool_recycle",
+                "value": 3600,
+                "source": "alembic.ini:[alembic]",
+            },
+            {
+                "key": "sqlalchemy.connect_args",
+                "engine_arg": "connect_args",
+                "value": "{}",
+                "source": "alembic.ini:[alembic]",
+            },
+            {
+                "key": "sqlalchemy.echo_pool",
+                "engine_arg": "echo_pool",
+                "value": "debug",
+                "source": "env ASYNCMIG_SQLALCHEMY_ECHO_POOL",
+            },
         ],
         "dropped": [
-            {"key": "sqlalchemy.pool_size", "engine_arg": "pool_size", "value": 5,
-             "source": "alembic.ini:[alembic]", "reason": "not accepted by NullPool"},
+            {
+                "key": "sqlalchemy.pool_size",
+                "engine_arg": "pool_size",
+                "value": 5,
+                "source": "alembic.ini:[alembic]",
+                "reason": "not accepted by NullPool",
+            },
         ],
         "alembic": {
-            "script_location": {"value": str(tmp_path / "migrations"),
-                                "source": "alembic.ini:[alembic]"},
+            "script_location": {
+                "value": str(tmp_path / "migrations"),
+                "source": "alembic.ini:[alembic]",
+            },
             "prepend_sys_path": {"value": ".", "source": "alembic.ini:[alembic]"},
             "path_separator": {"value": "os", "source": "alembic.ini:[alembic]"},
         },
-        "asyncmig": {"wait_timeout": 5.0, "lock_timeout": 300.0, "statement_timeout": None,
-                     "pg_lock_timeout": None},
+        "asyncmig": {
+            "wait_timeout": 5.0,
+            "lock_timeout": 300.0,
+            "statement_timeout": None,
+            "pg_lock_timeout": None,
+        },
     }
 
 
@@ -91,8 +127,13 @@ def test_engine_member_is_what_the_engine_gets(cli: Cli, project: Project) -> No
     """Same values as SQLAlchemy's own engine_from_config coercion, with the URL masked."""
     from sqlalchemy.engine import make_url
 
-    add_ini(project, "sqlalchemy.echo = false", "sqlalchemy.pool_recycle = 10",
-            "sqlalchemy.pool_pre_ping = 0", "sqlalchemy.query_cache_size = 50")
+    add_ini(
+        project,
+        "sqlalchemy.echo = false",
+        "sqlalchemy.pool_recycle = 10",
+        "sqlalchemy.pool_pre_ping = 0",
+        "sqlalchemy.query_cache_size = 50",
+    )
     report = json.loads(cli("show-config", "--json").stdout)
     engine = dict(report["engine"])
     assert engine.pop("poolclass") == "NullPool"
@@ -106,8 +147,12 @@ def test_engine_member_is_what_the_engine_gets(cli: Cli, project: Project) -> No
 
 def test_table(cli: Cli, project: Project, tmp_path: Path) -> None:
     add_ini(project, "sqlalchemy.pool_size = 5", "sqlalchemy.pool_recycle = 3600")
-    result = cli("--set", "sqlalchemy.echo=true", "show-config",
-                 env={"DATABASE_URL": "mysql://root:rootpw@db/app"})
+    result = cli(
+        "--set",
+        "sqlalchemy.echo=true",
+        "show-config",
+        env={"DATABASE_URL": "mysql://root:rootpw@db/app"},
+    )
     assert result.exit_code == 0, result.output
     assert "rootpw" not in result.output
     assert rows(result.stdout) == [
@@ -137,8 +182,17 @@ def test_source_labels(cli: Cli, project: Project) -> None:
     Path("ci.env").write_text("ASYNCMIG_SQLALCHEMY_ECHO_POOL=true\n")
     add_ini(project, "sqlalchemy.pool_pre_ping = true")
     env = {"ASYNCMIG_SQLALCHEMY_ECHO": "debug", "ASYNCMIG_URL": "sqlite://"}
-    result = cli("--env-file", ".env", "--env-file", "ci.env", "--set",
-                 "sqlalchemy.hide_parameters=true", "show-config", "--json", env=env)
+    result = cli(
+        "--env-file",
+        ".env",
+        "--env-file",
+        "ci.env",
+        "--set",
+        "sqlalchemy.hide_parameters=true",
+        "show-config",
+        "--json",
+        env=env,
+    )
     report = json.loads(result.stdout)
     assert {item["key"]: item["source"] for item in report["keys"]} == {
         "sqlalchemy.url": "env ASYNCMIG_URL",
@@ -180,8 +234,9 @@ drivers = {"asyncpg", "psycopg", "asyncmy", "aiosqlite", "aiomysql", "sqlite3", 
            "pymysql"}
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in drivers)))
 """
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
@@ -210,7 +265,9 @@ def test_text_via_console_script(project: Project, tmp_path: Path) -> None:
     """The installed script prints the same table as the in-process CLI (no colour off a tty)."""
     from conftest import run_script
 
-    done = run_script("show-config", cwd=tmp_path, env={"DATABASE_URL": "postgres://u:pw12345@h/db"})
+    done = run_script(
+        "show-config", cwd=tmp_path, env={"DATABASE_URL": "postgres://u:pw12345@h/db"}
+    )
     assert done.returncode == 0, done.stderr
     row = ["sqlalchemy.url", "url", "postgresql+asyncpg://u:***@h/db", "env DATABASE_URL"]
     assert row in rows(done.stdout)
