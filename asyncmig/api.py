@@ -128,21 +128,22 @@ async def _on_connection(
     return result
 
 
-def _settings(
-    config: str | os.PathLike[str] | Config | None,
+def resolve_settings(
+    config: str | os.PathLike[str] | Config | None = None,
     *,
-    section: str | None,
-    url: str | None,
-    x: Sequence[str],
-    set_options: Sequence[str],
-    env_files: Sequence[str | os.PathLike[str]] | None,
-    wait_timeout: float | None,
-    lock_timeout: float | None,
-    statement_timeout: float | None,
-    pg_lock_timeout: float | None,
-    cwd: str | os.PathLike[str] | None,
-    environ: Mapping[str, str] | None,
+    section: str | None = None,
+    url: str | None = None,
+    x: Sequence[str] = (),
+    set_options: Sequence[str] = (),
+    env_files: Sequence[str | os.PathLike[str]] | None = None,
+    wait_timeout: float | None = None,
+    lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    pg_lock_timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
+    """Settings as the CLI resolves them from the same options (:class:`ConfigOptions`)."""
     config_file: str | os.PathLike[str] | None
     if config is None or isinstance(config, (str, os.PathLike)):
         config_file = config
@@ -194,37 +195,6 @@ async def _run(
         runner.PROCESS_LOCK.release()
 
 
-def _common(
-    config: str | os.PathLike[str] | Config | None = None,
-    *,
-    section: str | None = None,
-    url: str | None = None,
-    x: Sequence[str] = (),
-    set_options: Sequence[str] = (),
-    env_files: Sequence[str | os.PathLike[str]] | None = None,
-    wait_timeout: float | None = None,
-    lock_timeout: float | None = None,
-    statement_timeout: float | None = None,
-    pg_lock_timeout: float | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    return _settings(
-        config,
-        section=section,
-        url=url,
-        x=x,
-        set_options=set_options,
-        env_files=env_files,
-        wait_timeout=wait_timeout,
-        lock_timeout=lock_timeout,
-        statement_timeout=statement_timeout,
-        pg_lock_timeout=pg_lock_timeout,
-        cwd=cwd,
-        environ=environ,
-    )
-
-
 async def upgrade(
     revision: str = "head",
     *,
@@ -235,7 +205,7 @@ async def upgrade(
     **options: Unpack[ConfigOptions],
 ) -> RunResult:
     """Upgrade to ``revision``; ``options``: :class:`ConfigOptions`."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return await _run(
         lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
     )
@@ -251,7 +221,7 @@ async def downgrade(
     **options: Unpack[ConfigOptions],
 ) -> RunResult:
     """Downgrade to ``revision`` (``base``, ``-1``, an id)."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return await _run(
         lambda rt: runner.downgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
     )
@@ -269,7 +239,7 @@ async def stamp(
 ) -> RunResult:
     """Write ``revision`` to the version table without running migrations."""
     revisions = [revision] if isinstance(revision, str) else list(revision)
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return await _run(
         lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge),
         settings,
@@ -282,13 +252,13 @@ async def current(
     *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> list[str]:
     """The database's current revision ids (empty at base)."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return list(await _run(runner.current, settings, connection, None))
 
 
 async def heads(**options: Unpack[ConfigOptions]) -> list[str]:
     """The head revision ids of the scripts (no database needed)."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     scripts = await _run(runner.head_scripts, settings, None, None)
     return [script.revision for script in scripts]
 
@@ -297,13 +267,13 @@ async def status(
     *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> Status:
     """Current revisions, heads and pending revisions; ``status.up_to_date`` says if done."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return await _run(runner.status, settings, connection, None)
 
 
 async def plan(target: str = "head", **options: Unpack[ConfigOptions]) -> Plan:
     """The SQL an upgrade to ``target`` would run from the current revision."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     return await _run(lambda rt: runner.plan(rt, target), settings, None, None)
 
 
@@ -311,7 +281,7 @@ async def check(
     *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> None:
     """Raise :class:`PendingMigrations` on pending revisions or model drift."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     await _run(runner.check, settings, connection, None)
 
 
@@ -319,8 +289,5 @@ async def ensure_version(
     *, connection: AsyncConnection | AsyncEngine | None = None, **options: Unpack[ConfigOptions]
 ) -> None:
     """Create the version table if it is missing."""
-    settings = _common(**options)
+    settings = resolve_settings(**options)
     await _run(runner.ensure_version, settings, connection, None)
-
-
-resolve_settings = _common

@@ -63,7 +63,6 @@ class RunState:
     statement_timeout: float | None = None
     pg_lock_timeout: float | None = None
     quiet: bool = False
-    connects: int = 0
     planned: list[Any] = field(default_factory=list)
     start_heads: tuple[str, ...] | None = None
     final_heads: tuple[str, ...] | None = None
@@ -134,24 +133,21 @@ def _do_connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
     state = _ACTIVE.get()
     if state is None:
         return None  # not our run: SQLAlchemy connects as usual
-    target = mask_url(_describe_target(dialect, cparams))
-    connection = connect_with_retry(
+    return connect_with_retry(
         lambda: dialect.connect(*cargs, **cparams),
         timeout=state.wait_timeout,
-        target=target,
+        target=mask_url(_describe_target(dialect, cargs, cparams)),
         on_wait=state.events.notice,
         sleep=locks.sleep,
     )
-    state.connects += 1
-    return connection
 
 
-def _describe_target(dialect: Any, cparams: dict[str, Any]) -> str:
-    host = cparams.get("host") or cparams.get("database") or ""
-    port = cparams.get("port")
+def _describe_target(dialect: Any, cargs: Any, cparams: dict[str, Any]) -> str:
     name = dialect.name
     if name == "sqlite":
-        return f"sqlite file {host}"
+        return f"sqlite file {cargs[0] if cargs else cparams.get('database', '')}"
+    host = cparams.get("host") or ""
+    port = cparams.get("port")
     where = f"{host}:{port}" if port else str(host)
     database = cparams.get("database") or cparams.get("db") or cparams.get("dbname")
     return f"{name} server {where}" + (f" database {database}" if database else "")
