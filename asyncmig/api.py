@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from . import runner
-from .errors import AsyncmigError
 from .instrument import Events, SilentEvents
 from .results import Plan, RunResult, Status
 from .settings import Options, Settings, resolve
@@ -115,13 +114,10 @@ async def _on_connection(
     was_in_transaction = conn.in_transaction()
     try:
         result = await conn.run_sync(lambda sync: fn(make(sync)))
-    except BaseException as exc:
+    except BaseException:
         if not was_in_transaction and conn.in_transaction():
             with contextlib.suppress(Exception):
                 await conn.rollback()
-        cause = exc.__cause__
-        if isinstance(exc, AsyncmigError) and isinstance(cause, asyncio.CancelledError):
-            raise cause from None  # a cancelled await inside run_sync stays a cancellation
         raise
     if not was_in_transaction and conn.in_transaction():
         await conn.commit()

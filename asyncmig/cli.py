@@ -20,7 +20,10 @@ from . import __version__
 from .errors import AsyncmigError, ExitCode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .output import Printer
+    from .results import RunResult
     from .runner import Runtime
     from .settings import Options, Settings
 
@@ -275,7 +278,7 @@ def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Prin
     return runtime, printer
 
 
-def _summary(printer: Printer, result: Any) -> None:
+def _summary(printer: Printer, result: RunResult) -> None:
     done = {"upgrade": "Upgraded", "downgrade": "Downgraded", "stamp": "Stamped"}[result.command]
     at = ",".join(result.to_revisions) or "base"
     count = len(result.steps)
@@ -361,9 +364,14 @@ def revision_cmd(
     )
 
 
-def _migrate_cmd(ctx: typer.Context, name: str, json_out: bool, call: Any) -> None:
+def _migrate_cmd(
+    ctx: typer.Context, call: Callable[[Runtime], RunResult], *, sql: bool, json_out: bool = False
+) -> None:
+    """Run upgrade/downgrade/stamp; report as JSON or a summary (with --sql, the SQL is all)."""
     rt, printer = _runtime(ctx, json_out)
     result = call(rt)
+    if sql:
+        return
     if json_out:
         printer.json(result.to_json())
     else:
@@ -383,11 +391,9 @@ def upgrade_cmd(
     """Upgrade the database to a later revision."""
     from . import runner
 
-    if sql:
-        rt, _ = _runtime(ctx)
-        runner.upgrade(rt, revision, sql=True, tag=tag)
-        return
-    _migrate_cmd(ctx, "upgrade", json_out, lambda rt: runner.upgrade(rt, revision, tag=tag))
+    _migrate_cmd(
+        ctx, lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
+    )
 
 
 # ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
@@ -402,11 +408,9 @@ def downgrade_cmd(
     """Revert the database to a previous revision."""
     from . import runner
 
-    if sql:
-        rt, _ = _runtime(ctx)
-        runner.downgrade(rt, revision, sql=True, tag=tag)
-        return
-    _migrate_cmd(ctx, "downgrade", json_out, lambda rt: runner.downgrade(rt, revision, tag=tag))
+    _migrate_cmd(
+        ctx, lambda rt: runner.downgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
+    )
 
 
 @app.command("stamp")
@@ -422,10 +426,9 @@ def stamp_cmd(
     """Set the version table to the given revision(s) without running migrations."""
     from . import runner
 
-    rt, printer = _runtime(ctx)
-    result = runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge)
-    if not sql:
-        _summary(printer, result)
+    _migrate_cmd(
+        ctx, lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge), sql=sql
+    )
 
 
 @app.command("current")

@@ -7,6 +7,7 @@ functions in a worker thread or inside ``AsyncConnection.run_sync``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import time
@@ -91,8 +92,8 @@ def _execute(
             with revision_graph_errors():
                 return call(make_config(rt, output_buffer)), state
         except BaseException as exc:
-            if isinstance(exc, (SystemExit, GeneratorExit)):
-                raise
+            if isinstance(exc, (SystemExit, GeneratorExit, asyncio.CancelledError)):
+                raise  # exits and cancellations are not failures of the run
             raise translate(exc, command=name, failing_step=state.failing_step) from exc
 
 

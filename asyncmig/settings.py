@@ -249,20 +249,20 @@ def _ini_value(parser: configparser.ConfigParser, section: str, key: str, label:
         raise ConfigError(f"{label} {key}: {str(exc).splitlines()[0]}") from exc
 
 
-def resolve(options: Options) -> Settings:
-    """Resolve config file, section, ``sqlalchemy.*`` keys and timeouts with their sources."""
-    from .urls import normalize_url, render_url, url_secrets
+@dataclass
+class _FileKeys:
+    """What the config file(s) say, split by who reads it."""
 
-    cwd = Path(options.cwd) if options.cwd is not None else Path.cwd()
-    environ = os.environ if options.environ is None else options.environ
-    env = load_environment(environ, options.env_files, cwd)
-    ini_path, toml_path = _find_config(options, env, cwd)
-    section = options.section or "alembic"
+    sqlalchemy: dict[str, Setting] = field(default_factory=dict)
+    asyncmig: dict[str, Setting] = field(default_factory=dict)
+    alembic: dict[str, Setting] = field(default_factory=dict)
 
-    sqlalchemy: dict[str, Setting] = {}
-    asyncmig_keys: dict[str, Setting] = {}
-    alembic_keys: dict[str, Setting] = {}
 
+def _read_file_keys(
+    ini_path: Path | None, toml_path: Path | None, section: str, options: Options
+) -> _FileKeys:
+    """Keys from pyproject.toml [tool.alembic], then the ini section (which wins)."""
+    keys = _FileKeys()
     if toml_path is not None:
         tool = _read_toml(toml_path).get("tool", {}).get("alembic", {})
         label = f"{toml_path.name}:[tool.alembic]"
@@ -271,7 +271,7 @@ def resolve(options: Options) -> Settings:
             if key in tool:
                 value = tool[key]
                 text = " ".join(value) if isinstance(value, list) else str(value)
-                alembic_keys[key] = Setting(key, text.replace("%(here)s", here), label)
+                keys.alembic[key] = Setting(key, text.replace("%(here)s", here), label)
 
     if ini_path is not None:
         parser = read_ini(ini_path)
@@ -282,21 +282,30 @@ def resolve(options: Options) -> Settings:
             if key == "here" and key in parser.defaults():
                 continue
             if key.startswith(PREFIX):
-                sqlalchemy[key] = Setting(key, _ini_value(parser, section, key, label), label)
+                target = keys.sqlalchemy
             elif key.startswith("asyncmig."):
-                asyncmig_keys[key] = Setting(key, _ini_value(parser, section, key, label), label)
+                target = keys.asyncmig
             elif key in ALEMBIC_KEYS:
-                alembic_keys[key] = Setting(key, _ini_value(parser, section, key, label), label)
+                target = keys.alembic
+            else:
+                continue
+            target[key] = Setting(key, _ini_value(parser, section, key, label), label)
     elif options.section not in (None, "alembic"):
         raise ConfigError(f"-n/--name {options.section} needs an ini file; none is in use")
 
-    if "script_location" not in alembic_keys:
+    if "script_location" not in keys.alembic:
         where = ini_path.name if ini_path else toml_path.name if toml_path else "the config"
         raise ConfigError(
             f"no script_location in {where}: set script_location under "
             f"[{section}] in alembic.ini or [tool.alembic] in pyproject.toml"
         )
+    return keys
 
+
+def _apply_overrides(
+    sqlalchemy: dict[str, Setting], env: Mapping[str, tuple[str, str]], options: Options
+) -> None:
+    """Environment over the file, flags over the environment (the documented precedence)."""
     for name in ("DATABASE_URL", "ASYNCMIG_URL"):
         if name in env and env[name][0].strip():
             sqlalchemy[URL_KEY] = Setting(URL_KEY, env[name][0], env[name][1])
@@ -314,23 +323,57 @@ def resolve(options: Options) -> Settings:
     if options.url is not None:
         sqlalchemy[URL_KEY] = Setting(URL_KEY, options.url, "--url")
 
+
+def _normalize_url_setting(
+    sqlalchemy: dict[str, Setting],
+) -> tuple[tuple[str, ...], ConfigError | None]:
+    """Put the async form of the URL in place; return its secrets and any URL error."""
+    from .urls import normalize_url, render_url, url_secrets
+
+    if URL_KEY not in sqlalchemy:
+        return (), None
+    raw = sqlalchemy[URL_KEY]
+    secrets = set(url_secrets(raw.value))
+    try:
+        url = normalize_url(raw.value)
+    except ConfigError as exc:
+        del sqlalchemy[URL_KEY]
+        return tuple(sorted(secrets)), exc
+    sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
+    return tuple(sorted(secrets | set(url_secrets(url)))), None
+
+
+def _timeouts(
+    options: Options, env: Mapping[str, tuple[str, str]], ini_keys: Mapping[str, Setting]
+) -> dict[str, float | None]:
+    """Each timeout from its flag, else its variable, else its ini key, else the default."""
+    timeouts: dict[str, float | None] = {}
+    for name, var, ini_key, default in _TIMEOUTS:
+        given: float | None = getattr(options, name)
+        if given is None and var in env:
+            given = parse_duration(env[var][0], var)
+        if given is None and ini_key in ini_keys:
+            given = parse_duration(ini_keys[ini_key].value, ini_key)
+        if given is not None and given < 0:
+            raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+        timeouts[name] = default if given is None else given
+    return timeouts
+
+
+def resolve(options: Options) -> Settings:
+    """Resolve config file, section, ``sqlalchemy.*`` keys and timeouts with their sources."""
+    cwd = Path(options.cwd) if options.cwd is not None else Path.cwd()
+    environ = os.environ if options.environ is None else options.environ
+    env = load_environment(environ, options.env_files, cwd)
+    ini_path, toml_path = _find_config(options, env, cwd)
+    section = options.section or "alembic"
+
+    keys = _read_file_keys(ini_path, toml_path, section, options)
+    sqlalchemy = keys.sqlalchemy
+    _apply_overrides(sqlalchemy, env, options)
     for item in options.x_args:
         parse_assignment(item, "-x")
-
-    secrets: tuple[str, ...] = ()
-    url_error: ConfigError | None = None
-    if URL_KEY in sqlalchemy:
-        raw = sqlalchemy[URL_KEY]
-        secrets = url_secrets(raw.value)
-        try:
-            url = normalize_url(raw.value)
-        except ConfigError as exc:
-            url_error = exc
-            del sqlalchemy[URL_KEY]
-        else:
-            secrets = tuple(sorted(set(secrets) | set(url_secrets(url))))
-            sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
-
+    secrets, url_error = _normalize_url_setting(sqlalchemy)
     dropped = tuple(
         setting
         for key, setting in sqlalchemy.items()
@@ -338,17 +381,7 @@ def resolve(options: Options) -> Settings:
     )
     for setting in dropped:
         del sqlalchemy[setting.key]
-
-    timeouts: dict[str, float | None] = {}
-    for name, var, ini_key, default in _TIMEOUTS:
-        given: float | None = getattr(options, name)
-        if given is None and var in env:
-            given = parse_duration(env[var][0], var)
-        if given is None and ini_key in asyncmig_keys:
-            given = parse_duration(asyncmig_keys[ini_key].value, ini_key)
-        if given is not None and given < 0:
-            raise ConfigError(f"{name.replace('_', '-')} must not be negative")
-        timeouts[name] = default if given is None else given
+    timeouts = _timeouts(options, env, keys.asyncmig)
 
     return Settings(
         config_file=ini_path,
@@ -356,7 +389,7 @@ def resolve(options: Options) -> Settings:
         section=section,
         sqlalchemy=sqlalchemy,
         dropped=dropped,
-        alembic=alembic_keys,
+        alembic=keys.alembic,
         x_args=tuple(options.x_args),
         wait_timeout=timeouts["wait_timeout"] or 0.0,
         lock_timeout=timeouts["lock_timeout"] or 0.0,

@@ -9,13 +9,21 @@ alternating order (who goes first flips each repeat) and reports medians.
     python bench/bench.py                       # N=10,300,1000, SQLite and PostgreSQL
     python bench/bench.py --n 10,300 --repeat 3 --backend sqlite
     python bench/bench.py --no-write            # print only, leave docs/performance.md alone
+    python bench/bench.py --only path           # only the in-process migration path, N=300
 
-Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers.
+A second part (``--only path``) times the migration call alone, inside one process after all
+imports: ``alembic.command.upgrade`` (asyncmig's hooks inactive) against
+``asyncmig.runner.upgrade`` (lock, timeouts, progress lines, connect-retry listener active) on
+the same asyncmig-template project, each run in a fresh child (bench/_path_child.py).
+
+Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, and
+the path part between ``bench:path:start`` / ``bench:path:end``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -37,6 +45,8 @@ ALEMBIC = str(BIN / "alembic")
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+PATH_START, PATH_END = "<!-- bench:path:start -->", "<!-- bench:path:end -->"
+CHILD = Path(__file__).resolve().parent / "_path_child.py"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
 
 #: Targets from the performance issue: (backend or None for any, N or None, op, max ratio, kind).
@@ -276,6 +286,129 @@ def bench_backend(
     return list(rows.values())
 
 
+# -- the migration path alone (--only path) ---------------------------------------------
+#: Mode -> what the child times (bench/_path_child.py).
+PATH_MODES = ("alembic", "asyncmig")
+PATH_LABEL = {"alembic": "`alembic.command.upgrade`", "asyncmig": "`asyncmig.runner.upgrade`"}
+
+
+@dataclass
+class PathRow:
+    backend: str
+    n: int
+    op: str
+    seconds: dict[str, list[float]] = field(
+        default_factory=lambda: {mode: [] for mode in PATH_MODES}
+    )
+
+    def median(self, mode: str) -> float | None:
+        s = self.seconds[mode]
+        return statistics.median(s) if s else None
+
+    def spread(self) -> float | None:
+        """The widest max - min over the two modes: the run-to-run noise of this row."""
+        ranges = [max(s) - min(s) for s in self.seconds.values() if s]
+        return max(ranges) if ranges else None
+
+
+def run_child(mode: str, project: Path, expect_steps: int) -> float:
+    """One fresh child times one ``upgrade head``; checks it did what it should have."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.run(
+            [sys.executable, str(CHILD), mode], cwd=project, env=clean_env(), stdout=out,
+            stderr=err, check=False,
+        )  # fmt: skip
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise Failed(f"{mode} upgrade head exited {proc.returncode}: {last}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    # Alembic logs one "Running upgrade" line per revision in both modes; asyncmig prints
+    # one progress line more per revision, and the hooks are installed only in its mode.
+    ran = stderr.count("Running upgrade ")
+    progress = stdout.count("Applying ")
+    want_progress = expect_steps if mode == "asyncmig" else 0
+    if (
+        ran != expect_steps
+        or progress != want_progress
+        or result["hooked"] != (mode == "asyncmig")
+        or (mode == "asyncmig" and result["steps"] != expect_steps)
+    ):
+        raise Failed(
+            f"{mode}: expected {expect_steps} revisions, got {ran} applied, {progress} progress "
+            f"lines, hooks {'on' if result['hooked'] else 'off'}"
+        )
+    return float(result["seconds"])
+
+
+def bench_path(
+    backend: Backend, n: int, repeat: int, work: Path, log: Callable[[str], None]
+) -> list[PathRow]:
+    """One asyncmig-template project; per repeat and mode: fresh database, fresh, no-op."""
+    project = work / f"path-{backend.name}-{n}"
+    url = backend.url(project, "path", n)
+    make_project(project, "asyncmig", n, url)
+    run([ASYNCMIG, "heads"], project)  # untimed: compile the revision files' bytecode
+    fresh = PathRow(backend.name, n, "upgrade head (fresh)")
+    noop = PathRow(backend.name, n, "upgrade head (no-op)")
+    for r in range(repeat + 1):
+        for mode in order(r):  # the same names as the tools: "asyncmig", "alembic"
+            backend.reset(project, url)
+            fresh_s = run_child(mode, project, n)
+            noop_s = run_child(mode, project, 0)
+            if r:  # the first round only warms the OS caches and the server
+                fresh.seconds[mode].append(fresh_s)
+                noop.seconds[mode].append(noop_s)
+        log(f"  path {backend.name} N={n}: " + (f"repeat {r}/{repeat} done" if r else "warm-up"))
+    return [fresh, noop]
+
+
+def path_table(rows: Iterable[PathRow]) -> str:
+    header = ("backend", "N", "upgrade", f"{PATH_LABEL['alembic']} s",
+              f"{PATH_LABEL['asyncmig']} s", "ratio", "difference ms", "per revision ms",
+              "spread ms")  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        a, b = row.median("alembic"), row.median("asyncmig")
+        diff = (b - a) * 1000 if a is not None and b is not None else None
+        per = diff / row.n if diff is not None and row.op.endswith("(fresh)") else None
+        spread = row.spread()
+        cells = (
+            row.backend,
+            str(row.n),
+            row.op.removeprefix("upgrade head "),
+            fmt_s(a),
+            fmt_s(b),
+            fmt_ratio(b / a if a and b is not None else None),
+            "—" if diff is None else f"{diff:+.1f}",
+            "—" if per is None else f"{per:+.3f}",
+            "—" if spread is None else f"{spread * 1000:.1f}",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def path_report(rows: list[PathRow], backends: list[Backend], args: argparse.Namespace) -> str:
+    return "\n".join(
+        [
+            PATH_START,
+            f"Measured {date.today().isoformat()} with `python bench/bench.py --only path "
+            f"--path-n {args.path_n} --repeat {args.repeat} --backend {args.backend}`; "
+            f"{environment(backends)}.",
+            "Times are medians (seconds) of the call alone, one fresh process per run, the mode",
+            "that goes first alternating; ratio = asyncmig / alembic; difference = asyncmig −",
+            "alembic; per revision = difference / N (fresh only: the no-op applies none);",
+            "spread = the wider max − min of the two columns, i.e. the run-to-run noise.",
+            "",
+            path_table(rows),
+            PATH_END,
+        ]
+    )
+
+
 # -- report -----------------------------------------------------------------------------
 def fmt_s(x: float | None, failed: bool = False) -> str:
     return f"{x:.3f}" if x is not None else "failed" if failed else "—"
@@ -380,12 +513,13 @@ def report(rows: list[Row], backends: list[Backend], args: argparse.Namespace) -
     )
 
 
-def write_doc(text: str) -> None:
-    current = DOC.read_text() if DOC.exists() else f"# Performance\n\n{START}\n{END}\n"
-    if START not in current or END not in current:
-        current = current.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = current.split(START, 1)
-    tail = rest.split(END, 1)[1]
+def write_doc(text: str, start: str = START, end: str = END, heading: str = "Results") -> None:
+    """Replace the section between ``start`` and ``end``; append it if the page has none."""
+    current = DOC.read_text() if DOC.exists() else "# Performance\n"
+    if start not in current or end not in current:
+        current = current.rstrip("\n") + f"\n\n## {heading}\n\n{start}\n{end}\n"
+    head, rest = current.split(start, 1)
+    tail = rest.split(end, 1)[1]
     DOC.write_text(head + text + tail)
 
 
@@ -399,10 +533,19 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("ASYNCMIG_BENCH_PG", PG_DEFAULT),
         help="PostgreSQL server URL without database (trust or password in URL)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("process", "path"),
+        help="process: only the whole-process comparison; path: only the in-process "
+        "migration call (alembic.command.upgrade vs asyncmig.runner.upgrade)",
+    )
+    parser.add_argument("--path-n", default="300", help="history sizes for the path part")
     parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.n.split(",") if x.strip()]
+    path_sizes = [int(x) for x in args.path_n.split(",") if x.strip()]
+    do_process, do_path = args.only in (None, "process"), args.only in (None, "path")
     names = [x.strip() for x in args.backend.split(",") if x.strip()]
     unknown = set(names) - {"sqlite", "postgresql"}
     if unknown:
@@ -414,22 +557,35 @@ def main(argv: list[str] | None = None) -> None:
 
     work = Path(tempfile.mkdtemp(prefix="asyncmig-bench-"))
     rows: list[Row] = []
+    path_rows: list[PathRow] = []
     try:
         log(f"projects in {work}")
-        rows.append(bench_help(args.repeat, work))
-        for backend in backends:
-            for n in sizes:
-                rows.extend(bench_backend(backend, n, args.repeat, work, log))
+        if do_process:
+            rows.append(bench_help(args.repeat, work))
+            for backend in backends:
+                for n in sizes:
+                    rows.extend(bench_backend(backend, n, args.repeat, work, log))
+        if do_path:
+            for backend in backends:
+                for n in path_sizes:
+                    path_rows.extend(bench_path(backend, n, args.repeat, work, log))
     finally:
         for backend in backends:
             if backend.name == "postgresql":
                 backend.cleanup()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    text = report(rows, backends, args)
-    print(text)
+    if do_process:
+        text = report(rows, backends, args)
+        print(text)
+        if not args.no_write:
+            write_doc(text)
+    if do_path:
+        text = path_report(path_rows, backends, args)
+        print(text)
+        if not args.no_write:
+            write_doc(text, PATH_START, PATH_END, "The migration path alone")
     if not args.no_write:
-        write_doc(text)
         log(f"wrote {DOC.relative_to(ROOT)}")
 
 
