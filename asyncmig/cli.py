@@ -469,21 +469,23 @@ def history_cmd(
     from alembic import command
 
     from . import runner
-    from .output import script_json
+    from .output import REVISION_COLUMNS, revision_rows, script_json
 
     rt, printer = _runtime(ctx, json_out)
-    if not json_out:
-        run = runner.run_online if indicate_current else runner.offline
-        run(
-            rt,
-            "history",
-            lambda c: command.history(
-                c, rev_range, verbose=verbose, indicate_current=indicate_current
-            ),
-        )
+    if json_out or (printer.color and not verbose):
+        revisions, current = runner.history(rt, rev_range, indicate_current=indicate_current)
+        if json_out:
+            printer.json({"history": [script_json(s, current) for s in revisions]})
+        else:
+            printer.table(None, REVISION_COLUMNS, revision_rows(revisions, current))
         return
-    revisions, current = runner.history(rt, rev_range, indicate_current=indicate_current)
-    printer.json({"history": [script_json(s, current) for s in revisions]})
+    # Not a terminal (or -v): Alembic's own text, which scripts already parse.
+    run = runner.run_online if indicate_current else runner.offline
+    run(
+        rt,
+        "history",
+        lambda c: command.history(c, rev_range, verbose=verbose, indicate_current=indicate_current),
+    )
 
 
 @app.command("heads")
@@ -499,18 +501,21 @@ def heads_cmd(
     from alembic import command
 
     from . import runner
-    from .output import script_json
+    from .output import REVISION_COLUMNS, revision_rows, script_json
 
     rt, printer = _runtime(ctx, json_out)
-    if not json_out:
-        runner.offline(
-            rt,
-            "heads",
-            lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies),
-        )
+    if json_out or (printer.color and not verbose):
+        heads = runner.head_scripts(rt, resolve_dependencies=resolve_dependencies)
+        if json_out:
+            printer.json({"heads": [script_json(s) for s in heads]})
+        else:
+            printer.table(None, REVISION_COLUMNS, revision_rows(heads))
         return
-    heads = runner.head_scripts(rt, resolve_dependencies=resolve_dependencies)
-    printer.json({"heads": [script_json(s) for s in heads]})
+    runner.offline(
+        rt,
+        "heads",
+        lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies),
+    )
 
 
 @app.command("branches")

@@ -180,5 +180,27 @@ def script_json(script: Any, current: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
+def revision_rows(scripts: Iterable[Any], current: Iterable[str] = ()) -> list[tuple[str, ...]]:
+    """Rows of the terminal table ``history`` and ``heads`` print: the same fields as JSON."""
+    rows: list[tuple[str, ...]] = []
+    for item in (script_json(script, current) for script in scripts):
+        marks = [
+            name
+            for name, flag in (
+                ("current", item["is_current"]),
+                ("head", item["is_head"]),
+                ("branchpoint", item["is_branch_point"]),
+                ("mergepoint", item["is_merge_point"]),
+            )
+            if flag
+        ]
+        parents = ", ".join(item["down_revisions"]) or "<base>"
+        rows.append((item["revision"], parents, item["message"], " ".join(marks)))
+    return rows
+
+
+REVISION_COLUMNS = ("revision", "parent", "message", "")
+
+
 def stdio() -> tuple[TextIO, TextIO]:
     return sys.stdout, sys.stderr

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import Project
 
 SCRIPT = Path(sys.executable).with_name("asyncmig")
@@ -79,14 +80,16 @@ def test_no_color_stays_plain(cli, project: Project) -> None:
     assert len(parse(result.stdout)[0]) == 2
 
 
-def _on_a_terminal(project: Project, extra_env: dict[str, str]) -> str:
+def _on_a_terminal(
+    project: Project, extra_env: dict[str, str], args: tuple[str, ...] = ("upgrade", "head")
+) -> str:
     """Run the installed script with stdout on a pseudo-terminal; return what it wrote."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "NO_COLOR"))}
     env.update(TERM="xterm-256color", COLUMNS="200", **extra_env)
     leader, follower = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [str(SCRIPT), "upgrade", "head"],
+            [str(SCRIPT), *args],
             cwd=project.path,
             env=env,
             stdout=follower,
@@ -122,6 +125,23 @@ def test_colour_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
     assert "\x1b" not in out
     steps, summary = parse(out.replace("\r\n", "\n"))
     assert len(steps) == 2 and summary.startswith("Upgraded 2 revisions in ")
+
+
+def test_history_and_heads_are_tables_on_a_terminal(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import make_project
+
+    project = make_project(tmp_path / "tty")
+    project.revisions(2)
+    history = _on_a_terminal(project, {}, ("history",))
+    assert "━" in history and "0002aa" in history and "create table t0002" in history
+    assert "head" in _on_a_terminal(project, {}, ("heads",))
+    # Off a terminal: Alembic's own lines, as scripts parse them.
+    monkeypatch.chdir(project.path)
+    assert cli("history").stdout == (
+        "0001aa -> 0002aa (head), create table t0002\n<base> -> 0001aa, create table t0001\n"
+    )
 
 
 def test_failure_is_one_line_and_a_github_annotation(cli, project: Project) -> None:
