@@ -343,7 +343,8 @@ def revision_cmd(
     ] = None,
     rev_id: RevIdOpt = None,
     depends_on: Annotated[
-        str | None, typer.Option("--depends-on", help="Revisions this one depends on.")
+        list[str] | None,
+        typer.Option("--depends-on", help="A revision this one depends on; repeatable."),
     ] = None,
 ) -> None:
     """Create a new revision file."""

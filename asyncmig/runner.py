@@ -293,16 +293,20 @@ def parse_range(rev_range: str | None) -> tuple[str, str]:
 def history(
     rt: Runtime, rev_range: str | None = None, *, indicate_current: bool = False
 ) -> tuple[list[Script], tuple[str, ...]]:
-    """The revisions in ``rev_range``, newest first, and (with ``indicate_current``) the
-    database's current revisions, read in the same run."""
+    """The revisions in ``rev_range``, newest first, and the database's current revisions
+    (read in the same run when ``indicate_current`` or the range says ``current``)."""
     base, head = parse_range(rev_range)
+    online = indicate_current or "current" in (base, head)
 
     def call(config: AsyncmigConfig) -> tuple[list[Script], tuple[str, ...]]:
         script = ScriptDirectory.from_config(config)
-        current = _read_heads(config, script) if indicate_current else ()
-        return list(script.walk_revisions(base=base, head=head)), current
+        current = _read_heads(config, script) if online else ()
+        # As ``alembic history -r current:``: ``current`` is the database's revision(s).
+        at: Any = current or "base"
+        lower, upper = (at if base == "current" else base), (at if head == "current" else head)
+        return list(script.walk_revisions(base=lower, head=upper)), current
 
-    return _execute(rt, "history", call, online=indicate_current)[0]
+    return _execute(rt, "history", call, online=online)[0]
 
 
 def head_scripts(rt: Runtime, *, resolve_dependencies: bool = False) -> list[Script]:

@@ -369,8 +369,8 @@ def bench_path(
 def path_table(rows: Iterable[PathRow]) -> str:
     header = ("backend", "N", "upgrade", f"{PATH_LABEL['alembic']} s",
               f"{PATH_LABEL['asyncmig']} s", "ratio", "difference ms", "per revision ms",
-              "spread ms")  # fmt: skip
-    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+              "spread ms", "beyond noise")  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         a, b = row.median("alembic"), row.median("asyncmig")
         diff = (b - a) * 1000 if a is not None and b is not None else None
@@ -386,9 +386,15 @@ def path_table(rows: Iterable[PathRow]) -> str:
             "—" if diff is None else f"{diff:+.1f}",
             "—" if per is None else f"{per:+.3f}",
             "—" if spread is None else f"{spread * 1000:.1f}",
+            "—" if diff is None or spread is None else fmt_beyond(diff, spread * 1000),
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def fmt_beyond(diff_ms: float, spread_ms: float) -> str:
+    """Whether the medians differ by more than either mode's own max - min."""
+    return "**yes**" if abs(diff_ms) > spread_ms else "no"
 
 
 def path_report(rows: list[PathRow], backends: list[Backend], args: argparse.Namespace) -> str:
@@ -401,7 +407,8 @@ def path_report(rows: list[PathRow], backends: list[Backend], args: argparse.Nam
             "Times are medians (seconds) of the call alone, one fresh process per run, the mode",
             "that goes first alternating; ratio = asyncmig / alembic; difference = asyncmig −",
             "alembic; per revision = difference / N (fresh only: the no-op applies none);",
-            "spread = the wider max − min of the two columns, i.e. the run-to-run noise.",
+            "spread = the wider max − min of the two columns, i.e. the run-to-run noise;",
+            "beyond noise = whether |difference| exceeds the spread.",
             "",
             path_table(rows),
             PATH_END,

@@ -120,6 +120,22 @@ def test_revision_message_rev_id_and_depends_on(cli: Cli, project: Project) -> N
     assert "down_revision: Union[str, Sequence[str], None] = 'aaa1'" in text
     assert "depends_on: Union[str, Sequence[str], None] = 'aaa1'" in text
     assert ok(cli("heads")).stdout == "bbb2 (head)\n"
+    # Repeatable, as in Alembic's CLI.
+    ok(
+        cli(
+            "revision",
+            "-m",
+            "third",
+            "--rev-id",
+            "ccc3",
+            "--depends-on",
+            "aaa1",
+            "--depends-on",
+            "bbb2",
+        )
+    )
+    text = (project.versions / "ccc3_third.py").read_text()
+    assert "depends_on: Union[str, Sequence[str], None] = ['aaa1', 'bbb2']" in text
 
 
 def test_revision_head_splice_and_branch_label(cli: Cli, project: Project) -> None:

@@ -103,6 +103,14 @@ def test_history(cli, behind: Project) -> None:
         ("0003aa", False),
         ("0002aa", True),
     ]
+    # ``current`` in a range is the database's revision, as in ``alembic history -r current:``.
+    since = run_json(cli, "history", "-r", "current:")
+    assert [(s["revision"], s["is_current"]) for s in since["history"]] == [
+        ("0003aa", False),
+        ("0002aa", True),
+    ]
+    until = run_json(cli, "history", "-r", ":current")
+    assert [s["revision"] for s in until["history"]] == ["0002aa", "0001aa"]
 
 
 def test_status(cli, behind: Project) -> None:
