@@ -661,6 +661,11 @@ def plan_cmd(
         printer.line(f"Nothing to do: the database is at {', '.join(result.current) or 'base'}.")
 
 
+# Every command's --help ends with the exit codes, as the top-level --help does.
+for _info in app.registered_commands:
+    _info.epilog = _info.epilog or EXIT_CODES
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     from .failures import TerminateSignal
 

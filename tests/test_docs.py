@@ -117,6 +117,15 @@ def test_help_ends_with_the_exit_codes(cli: Callable[..., Result]) -> None:
             assert f"{int(code)} " in result.stdout, code
 
 
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_help_ends_with_the_exit_codes(
+    cli: Callable[..., Result], name: str
+) -> None:
+    result = cli(name, "--help")
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stdout.split()).endswith(" ".join(EXIT_CODES.split()))
+
+
 def test_example_ini_names_every_key_asyncmig_reads() -> None:
     text = (ROOT / "alembic.ini.example").read_text(encoding="utf-8")
     keys = [*ALEMBIC_KEYS, "sqlalchemy.url", *(ini_key for _, _, ini_key, _ in _TIMEOUTS)]
