@@ -118,9 +118,7 @@ def test_help_ends_with_the_exit_codes(cli: Callable[..., Result]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_every_command_help_ends_with_the_exit_codes(
-    cli: Callable[..., Result], name: str
-) -> None:
+def test_every_command_help_ends_with_the_exit_codes(cli: Callable[..., Result], name: str) -> None:
     result = cli(name, "--help")
     assert result.exit_code == 0, result.output
     assert " ".join(result.stdout.split()).endswith(" ".join(EXIT_CODES.split()))
