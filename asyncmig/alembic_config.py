@@ -27,12 +27,9 @@ class AsyncmigConfig(Config):
         """Write the data a command was asked for (current, heads, history, show) even with -q.
 
         Alembic's ``-q`` silences it too; asyncmig's hides only notices, so
-        ``rev=$(asyncmig -q current)`` works. ``check``'s all-clear is a notice.
+        ``rev=$(asyncmig -q current)`` works (``check``'s notice: see runner.check).
         """
-        output = str(text) % arg if arg else str(text)
-        if self.messaging_opts.get("quiet") and output == "No new upgrade operations detected.":
-            return
-        util.write_outstream(self.stdout, output, "\n")
+        util.write_outstream(self.stdout, str(text) % arg if arg else str(text), "\n")
 
 
 def build_config(

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO, TypeVar
 
 from alembic import command
@@ -250,7 +250,8 @@ def plan(rt: Runtime, target: str = "head") -> Plan:
 
 def check(rt: Runtime) -> None:
     """``alembic check``: raise PendingMigrations on model drift or a database behind head."""
-    _execute(rt, "check", command.check)
+    # Its only output is the all-clear notice, which -q hides: the exit code is the answer.
+    _execute(replace(rt, stdout=io.StringIO()) if rt.quiet else rt, "check", command.check)
 
 
 def revision(
