@@ -36,39 +36,6 @@ __all__ = [
     "upgrade",
 ]
 
-#: Where each lazily loaded name lives.
-_MODULES = {
-    **dict.fromkeys(
-        (
-            "upgrade",
-            "downgrade",
-            "stamp",
-            "current",
-            "heads",
-            "status",
-            "plan",
-            "check",
-            "ensure_version",
-        ),
-        "api",
-    ),
-    **dict.fromkeys(
-        (
-            "AsyncmigError",
-            "ConfigError",
-            "DatabaseUnreachable",
-            "ExitCode",
-            "Interrupted",
-            "LockTimeout",
-            "MigrationError",
-            "PendingMigrations",
-            "Terminated",
-        ),
-        "errors",
-    ),
-    **dict.fromkeys(("RunResult", "Status", "Step", "Plan"), "results"),
-}
-
 if TYPE_CHECKING:
     from .api import check, current, downgrade, ensure_version, heads, plan, stamp, status, upgrade
     from .errors import (
@@ -88,7 +55,10 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     import importlib
 
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'asyncmig' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    if name in __all__:
+        # The light modules first: ``asyncmig.ExitCode`` must not import Alembic.
+        for module in ("errors", "results", "api"):
+            found = getattr(importlib.import_module(f"{__name__}.{module}"), name, None)
+            if found is not None:
+                return found
+    raise AttributeError(f"module 'asyncmig' has no attribute {name!r}")

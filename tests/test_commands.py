@@ -218,6 +218,7 @@ def test_revision_autogenerate_and_check(cli: Cli, project: Project) -> None:
     assert behind.stderr.endswith("Error: Target database is not up to date\n")
     ok(cli("upgrade", "head"))
     assert "No new upgrade operations detected." in ok(cli("check")).stdout
+    assert ok(cli("-q", "check")).stdout == ""  # the exit code is the answer
     env_py.write_text(models_env("email"))
     drift = cli("check")
     assert drift.exit_code == 4

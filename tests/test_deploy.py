@@ -136,6 +136,22 @@ def test_eight_concurrent_upgrades_apply_each_revision_once(project: Project, pg
     assert tables == [(120,)]
 
 
+def start_waiting_upgrade(
+    project: Project, pg_url: str, *, lock_timeout: int
+) -> subprocess.Popen[str]:
+    """An ``upgrade head`` process, returned once it says it waits for the migration lock."""
+    proc = subprocess.Popen(
+        [str(SCRIPT), "--url", pg_url, "--lock-timeout", str(lock_timeout), "upgrade", "head"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().rstrip("\n") == LOCK_WAIT
+    return proc
+
+
 def test_replica_that_waited_finds_head_and_applies_nothing(
     project: Project, pg_url: str, cli
 ) -> None:
@@ -143,15 +159,7 @@ def test_replica_that_waited_finds_head_and_applies_nothing(
     sql = cli("--url", pg_url, "upgrade", "head", "--sql").stdout
     with pg_session(pg_url) as s:
         s.run(s.conn.fetchval("SELECT pg_advisory_lock($1)", PG_KEY))
-        proc = subprocess.Popen(
-            [str(SCRIPT), "--url", pg_url, "--lock-timeout", "60", "upgrade", "head"],
-            cwd=project.path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        assert proc.stderr.readline().rstrip("\n") == LOCK_WAIT
+        proc = start_waiting_upgrade(project, pg_url, lock_timeout=60)
         # Meanwhile "another replica" (this session, holding the lock) migrates everything.
         s.run(s.conn.execute(sql))
         s.run(s.conn.fetchval("SELECT pg_advisory_unlock($1)", PG_KEY))
@@ -183,15 +191,7 @@ def test_postgres_lock_released_in_time_is_taken(project: Project, pg_url: str) 
     project.revisions(2)
     with pg_session(pg_url) as s:
         s.run(s.conn.fetchval("SELECT pg_advisory_lock($1)", PG_KEY))
-        proc = subprocess.Popen(
-            [str(SCRIPT), "--url", pg_url, "--lock-timeout", "30", "upgrade", "head"],
-            cwd=project.path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        assert proc.stderr.readline().rstrip("\n") == LOCK_WAIT
+        proc = start_waiting_upgrade(project, pg_url, lock_timeout=30)
     # Closing the session dropped its lock, as a killed replica's would be.
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
