@@ -254,8 +254,3 @@ def _version_applied(state: RunState) -> Callable[..., None]:
             state.events.step(applied, len(state.applied), len(state.planned) or None)
 
     return on_version_apply
-
-
-def active() -> RunState | None:
-    """The run active in this context, if any."""
-    return _ACTIVE.get()

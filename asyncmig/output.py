@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 from collections.abc import Iterable
 from typing import Any, ClassVar, TextIO
 
@@ -200,7 +199,3 @@ def revision_rows(scripts: Iterable[Any], current: Iterable[str] = ()) -> list[t
 
 
 REVISION_COLUMNS = ("revision", "parent", "message", "")
-
-
-def stdio() -> tuple[TextIO, TextIO]:
-    return sys.stdout, sys.stderr
