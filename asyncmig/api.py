@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from . import runner
-from .instrument import Events, SilentEvents
+from .events import Events, SilentEvents
 from .results import Plan, RunResult, Status
 from .settings import Options, Settings, resolve
 

@@ -110,9 +110,12 @@ app = typer.Typer(
 
 # -- shared options, defined once ---------------------------------------------------------
 ConfigOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
-        "-c", "--config", help="Config file: alembic.ini or pyproject.toml [env: ALEMBIC_CONFIG]."
+        "-c",
+        "--config",
+        help="Config file: alembic.ini or pyproject.toml; give both with -c twice "
+        "[env: ALEMBIC_CONFIG].",
     ),
 ]
 NameOpt = Annotated[
@@ -120,7 +123,9 @@ NameOpt = Annotated[
 ]
 XOpt = Annotated[
     list[str] | None,
-    typer.Option("-x", help="KEY=VALUE for env.py's context.get_x_argument(); repeatable."),
+    typer.Option(
+        "-x", help="KEY=VALUE or WORD for env.py's context.get_x_argument(); repeatable."
+    ),
 ]
 UrlOpt = Annotated[
     str | None,
@@ -142,7 +147,8 @@ QuietOpt = Annotated[
     bool, typer.Option("-q", "--quiet", help="Print only errors and requested data.")
 ]
 TracebackOpt = Annotated[
-    bool, typer.Option("--traceback", help="Show the full traceback of an error.")
+    bool,
+    typer.Option("--traceback", "--raiseerr", help="Show the full traceback of an error."),
 ]
 VersionOpt = Annotated[
     bool,
@@ -220,7 +226,7 @@ def _global_options(
 
     ctx.obj = CliState(
         options=Options(
-            config_file=config,
+            config_file=tuple(config) if config else None,
             section=name,
             x_args=tuple(x or ()),
             url=url,
@@ -273,7 +279,12 @@ def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Prin
             f"which takes no {dropped.key.split('.', 1)[1]} argument"
         )
     runtime = Runtime(
-        settings, events=ProgressEvents(printer), stdout=sys.stdout, quiet=state.quiet
+        settings,
+        events=ProgressEvents(printer),
+        stdout=sys.stdout,
+        quiet=state.quiet,
+        raiseerr=state.traceback,
+        secrets=state.secrets,
     )
     return runtime, printer
 
@@ -346,6 +357,12 @@ def revision_cmd(
         list[str] | None,
         typer.Option("--depends-on", help="A revision this one depends on; repeatable."),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="With --autogenerate, write a revision even when nothing changed."
+        ),
+    ] = False,
 ) -> None:
     """Create a new revision file."""
     from . import runner
@@ -362,6 +379,7 @@ def revision_cmd(
         version_path=version_path,
         rev_id=rev_id,
         depends_on=depends_on,
+        allow_empty=allow_empty,
     )
 
 
@@ -437,7 +455,8 @@ def current_cmd(
     ctx: typer.Context,
     verbose: VerboseOpt = False,
     check_heads: Annotated[
-        bool, typer.Option("--check-heads", help="Exit 4 unless the database is at every head.")
+        bool,
+        typer.Option("-c", "--check-heads", help="Exit 4 unless the database is at every head."),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -467,8 +486,6 @@ def history_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """List revisions in chronological order."""
-    from alembic import command
-
     from . import runner
     from .output import REVISION_COLUMNS, revision_rows, script_json
 
@@ -481,12 +498,7 @@ def history_cmd(
             printer.table(None, REVISION_COLUMNS, revision_rows(revisions, current))
         return
     # Not a terminal (or -v): Alembic's own text, which scripts already parse.
-    run = runner.run_online if indicate_current else runner.offline
-    run(
-        rt,
-        "history",
-        lambda c: command.history(c, rev_range, verbose=verbose, indicate_current=indicate_current),
-    )
+    runner.print_history(rt, rev_range, verbose=verbose, indicate_current=indicate_current)
 
 
 @app.command("heads")
@@ -499,8 +511,6 @@ def heads_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Show the current head revisions."""
-    from alembic import command
-
     from . import runner
     from .output import REVISION_COLUMNS, revision_rows, script_json
 
@@ -512,22 +522,16 @@ def heads_cmd(
         else:
             printer.table(None, REVISION_COLUMNS, revision_rows(heads))
         return
-    runner.offline(
-        rt,
-        "heads",
-        lambda c: command.heads(c, verbose=verbose, resolve_dependencies=resolve_dependencies),
-    )
+    runner.print_heads(rt, verbose=verbose, resolve_dependencies=resolve_dependencies)
 
 
 @app.command("branches")
 def branches_cmd(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
     """Show the branch points."""
-    from alembic import command
-
     from . import runner
 
     rt, _ = _runtime(ctx)
-    runner.offline(rt, "branches", lambda c: command.branches(c, verbose=verbose))
+    runner.branches(rt, verbose=verbose)
 
 
 @app.command("show")
@@ -535,15 +539,10 @@ def show_cmd(
     ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]
 ) -> None:
     """Show a revision."""
-    from alembic import command
-
     from . import runner
 
     rt, _ = _runtime(ctx)
-    if rev == "current":
-        runner.run_online(rt, "show", lambda c: command.show(c, rev))
-    else:
-        runner.offline(rt, "show", lambda c: command.show(c, rev))
+    runner.show(rt, rev)
 
 
 @app.command("merge")
@@ -553,19 +552,16 @@ def merge_cmd(
     message: MessageOpt = None,
     branch_label: BranchLabelOpt = None,
     rev_id: RevIdOpt = None,
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision to be merged.")
+    ] = False,
 ) -> None:
     """Merge two revisions together into a new revision file."""
-    from alembic import command
-
     from . import runner
 
     rt, _ = _runtime(ctx)
-    runner.offline(
-        rt,
-        "merge",
-        lambda c: command.merge(
-            c, revisions, message=message, branch_label=branch_label, rev_id=rev_id
-        ),
+    runner.merge(
+        rt, revisions, message=message, branch_label=branch_label, rev_id=rev_id, splice=splice
     )
 
 
@@ -574,12 +570,10 @@ def edit_cmd(
     ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]
 ) -> None:
     """Open a revision file in the editor."""
-    from alembic import command
-
     from . import runner
 
     rt, _ = _runtime(ctx)
-    runner.offline(rt, "edit", lambda c: command.edit(c, rev))
+    runner.edit(rt, rev)
 
 
 @app.command("check")
@@ -664,6 +658,11 @@ def plan_cmd(
 # Every command's --help ends with the exit codes, as the top-level --help does.
 for _info in app.registered_commands:
     _info.epilog = _info.epilog or EXIT_CODES
+
+# Alembic's own spellings of the two-word commands work too (hidden from --help).
+for _info in list(app.registered_commands):
+    if _info.name and "-" in _info.name and _info.callback is not None:
+        app.command(_info.name.replace("-", "_"), hidden=True, epilog=EXIT_CODES)(_info.callback)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_engine_from_config
 
+from . import bridge
+
 
 def _configure_logging(config: Any) -> None:
     name = config.config_file_name
@@ -100,11 +102,17 @@ def run_migrations(
             "config.attributes['connection'] holds an async object: pass its sync side "
             "from inside run_sync, or use asyncmig.upgrade(connection=...)"
         )
+    online = _run_online(config, target_metadata, configure_kwargs)
+    if bridge.in_greenlet():
+        # Under asyncmig (or any greenlet_spawn) a loop already runs beneath: await on it.
+        bridge.await_(online)
+        return
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(_run_online(config, target_metadata, configure_kwargs))
+        asyncio.run(online)  # plain ``alembic`` on this env.py
         return
+    online.close()
     raise RuntimeError(
         "asyncio.run() cannot be called from a running event loop: use "
         "'await asyncmig.upgrade(...)', which runs env.py in a worker thread"

@@ -8,6 +8,7 @@ defined once, here.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -24,9 +25,16 @@ class ExitCode(IntEnum):
 
 
 class AsyncmigError(Exception):
-    """Base class: a failure with a one-line, secret-free message."""
+    """Base class: a failure with a one-line, secret-free message.
+
+    ``result`` holds what a migration command did before it failed (a
+    :class:`asyncmig.results.RunResult`, read back from the database), and
+    ``revision`` the revision that failed, when there is one.
+    """
 
     exit_code: ExitCode = ExitCode.FAILED
+    result: Any = None
+    revision: str | None = None
 
 
 class MigrationError(AsyncmigError):
@@ -51,6 +59,11 @@ class PendingMigrations(AsyncmigError):
     """``status`` / ``check`` / ``current --check-heads`` found work to do or model drift."""
 
     exit_code = ExitCode.PENDING
+
+
+class RolledBack(PendingMigrations):
+    """Revisions ran but their transaction was rolled back (env.py's dry run, or a bug):
+    the database does not hold them, so the run is not reported as applied."""
 
 
 class LockTimeout(AsyncmigError):

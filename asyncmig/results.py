@@ -17,6 +17,8 @@ class Step:
     direction: str
     duration: float | None = None
     sql: str | None = None
+    #: The engine name when env.py migrates several databases (Alembic's multidb template).
+    database: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -26,12 +28,35 @@ class Step:
             data["duration"] = round(data["duration"], 6)
         if self.sql is None:
             del data["sql"]
+        if self.database is None:
+            del data["database"]
         return data
 
 
 @dataclass(frozen=True)
+class DatabaseResult:
+    """What a command did to one database (multidb env.py files migrate several)."""
+
+    name: str | None
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    steps: tuple[Step, ...]
+    #: Steps Alembic ran whose transaction was then rolled back (the database lacks them).
+    rolled_back: tuple[Step, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "from_revisions": list(self.from_revisions),
+            "to_revisions": list(self.to_revisions),
+            "applied": [step.to_json() for step in self.steps],
+            "rolled_back": [step.to_json() for step in self.rolled_back],
+        }
+
+
+@dataclass(frozen=True)
 class RunResult:
-    """What ``upgrade`` / ``downgrade`` / ``stamp`` did."""
+    """What ``upgrade`` / ``downgrade`` / ``stamp`` did, read back from the database."""
 
     command: str
     target: str
@@ -39,16 +64,23 @@ class RunResult:
     to_revisions: tuple[str, ...]
     steps: tuple[Step, ...]
     duration: float
+    rolled_back: tuple[Step, ...] = ()
+    #: One entry per database when env.py migrated more than one.
+    databases: tuple[DatabaseResult, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "command": self.command,
             "target": self.target,
             "from_revisions": list(self.from_revisions),
             "to_revisions": list(self.to_revisions),
             "applied": [step.to_json() for step in self.steps],
+            "rolled_back": [step.to_json() for step in self.rolled_back],
             "duration": round(self.duration, 6),
         }
+        if len(self.databases) > 1:
+            data["databases"] = [database.to_json() for database in self.databases]
+        return data
 
 
 @dataclass(frozen=True)

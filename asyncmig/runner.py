@@ -1,8 +1,11 @@
-"""The synchronous core: each function runs one Alembic command for resolved settings.
+"""The core: one function per command, each running Alembic for resolved settings.
 
-The CLI calls these directly (the migration runs in the main thread, so Ctrl-C
-and SIGTERM unwind it); the async API in :mod:`asyncmig.api` awaits the same
-functions in a worker thread or inside ``AsyncConnection.run_sync``.
+Every command runs through :func:`_execute`, which builds the Alembic Config
+(:func:`asyncmig.alembic_config.build_config`), activates a :class:`~asyncmig.deploy.Run`
+(wait, lock, timeouts, progress) and calls Alembic inside :func:`asyncmig.bridge.call`,
+so any env.py, sync or async, runs on async drivers. The CLI calls these in the
+main thread (Ctrl-C and SIGTERM unwind the run); the async API awaits them in a
+worker thread or inside ``AsyncConnection.run_sync``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO, TypeVar
@@ -21,10 +24,14 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from .alembic_config import AsyncmigConfig, build_config
+from . import bridge, hooks
+from .alembic_config import AsyncmigConfig, UrlReader, build_config
+from .cmdopts import alembic_namespace
+from .deploy import Run, RunConfig
+from .errors import AsyncmigError, ConfigError, RolledBack
+from .events import Events, SilentEvents
 from .failures import revision_graph_errors, translate
-from .instrument import Events, RunState, SilentEvents, activate
-from .results import Plan, RunResult, Status, Step
+from .results import DatabaseResult, Plan, RunResult, Status, Step
 from .settings import Settings
 
 T = TypeVar("T")
@@ -44,6 +51,10 @@ class Runtime:
     connection: Connection | None = None
     #: Set by the API when it already holds :data:`PROCESS_LOCK`.
     locked: bool = False
+    #: ``--raiseerr``/``--traceback``, for ``config.cmd_opts.raiseerr``.
+    raiseerr: bool = False
+    #: Where secrets met on the way (URLs env.py reads) are registered for masking.
+    secrets: set[str] = field(default_factory=set)
 
 
 @contextmanager
@@ -55,62 +66,155 @@ def _process_lock(rt: Runtime) -> Iterator[None]:
         yield
 
 
-def make_config(rt: Runtime, output_buffer: TextIO | None = None) -> AsyncmigConfig:
-    attributes = {"connection": rt.connection} if rt.connection is not None else None
-    return build_config(
-        rt.settings,
-        stdout=rt.stdout,
-        output_buffer=output_buffer,
-        attributes=attributes,
-        quiet=rt.quiet,
-    )
-
-
 def _execute(
     rt: Runtime,
     name: str,
     call: Callable[[AsyncmigConfig], T],
     *,
+    alembic: str,
+    arguments: Mapping[str, Any],
     writes: bool = False,
-    online: bool = True,
     output_buffer: TextIO | None = None,
-) -> tuple[T, RunState]:
-    """Run ``call(config)`` with the hooks active; every failure leaves as an AsyncmigError."""
+) -> tuple[T, Run]:
+    """Run ``call(config)`` with the hooks active; every failure leaves as an AsyncmigError.
+
+    ``alembic``/``arguments`` say which Alembic command env.py sees in ``config.cmd_opts``.
+    A failure carries the run (``error.run``) so migration commands can report what
+    the database kept.
+    """
     settings = rt.settings
-    if (online and rt.connection is None) or output_buffer is not None:
-        settings.require_url()
-    state = RunState(
-        events=rt.events,
-        wait_timeout=settings.wait_timeout,
-        lock_timeout=settings.lock_timeout if writes else None,
-        statement_timeout=settings.statement_timeout,
-        pg_lock_timeout=settings.pg_lock_timeout,
-        quiet=rt.quiet,
+    run = Run(
+        RunConfig(
+            events=rt.events,
+            wait_timeout=settings.wait_timeout,
+            lock_timeout=settings.lock_timeout if writes else None,
+            statement_timeout=settings.statement_timeout,
+            pg_lock_timeout=settings.pg_lock_timeout,
+            quiet=rt.quiet,
+        ),
+        external=rt.connection,
     )
-    with _process_lock(rt), activate(state):
+    urls = UrlReader(
+        notice=rt.events.notice,
+        secrets=rt.secrets,
+        default_section=settings.section,
+        url_error=settings.url_error,
+        url_notice=settings.url_notice,
+    )
+    config = build_config(
+        settings,
+        stdout=rt.stdout,
+        output_buffer=output_buffer,
+        attributes={"connection": rt.connection} if rt.connection is not None else None,
+        cmd_opts=alembic_namespace(
+            alembic,
+            arguments,
+            config_files=settings.config_args,
+            section=settings.section,
+            x=settings.x_args,
+            quiet=rt.quiet,
+            raiseerr=rt.raiseerr,
+        ),
+        urls=urls,
+    )
+    def body() -> T:
+        try:
+            return call(config)
+        finally:
+            run.release()
+            if writes:
+                run.verify()
+
+    with _process_lock(rt), hooks.activate(run):
         try:
             with revision_graph_errors():
-                return call(make_config(rt, output_buffer)), state
+                return bridge.call(body), run
         except BaseException as exc:
-            if isinstance(exc, (SystemExit, GeneratorExit, asyncio.CancelledError)):
-                raise  # exits and cancellations are not failures of the run
-            raise translate(exc, command=name, failing_step=state.failing_step) from exc
+            if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
+                raise  # a cancellation is the caller's, not a failure of the run
+            error = translate(
+                exc,
+                command=name,
+                failing_step=run.failing_step,
+                dialect=run.current.dialect if run.current is not None else None,
+                missing_url=urls.missing,
+            )
+            error.run = run  # type: ignore[attr-defined]
+            raise error from exc
 
 
-def _migrate(
-    rt: Runtime, name: str, target: str, sql: bool, fn: Callable[[AsyncmigConfig], None]
-) -> RunResult:
-    buffer = rt.stdout if sql else None
-    started = time.perf_counter()
-    _, state = _execute(rt, name, fn, writes=not sql, online=not sql, output_buffer=buffer)
+def _databases(run: Run) -> tuple[DatabaseResult, ...]:
+    results = []
+    for track in run.tracks:
+        kept = track.kept()
+        results.append(
+            DatabaseResult(
+                name=track.label,
+                from_revisions=track.start_heads or (),
+                to_revisions=track.heads,
+                steps=kept,
+                rolled_back=tuple(track.steps[len(kept) :]),
+            )
+        )
+    return tuple(results)
+
+
+def _merged(values: Iterator[tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(rev for revs in values for rev in revs))
+
+
+def _result(name: str, target: str, run: Run, started: float) -> RunResult:
+    databases = _databases(run)
     return RunResult(
         command=name,
         target=target,
-        from_revisions=state.start_heads or (),
-        to_revisions=state.final_heads or (),
-        steps=tuple(state.applied),
+        from_revisions=_merged(d.from_revisions for d in databases),
+        to_revisions=_merged(d.to_revisions for d in databases),
+        steps=tuple(step for d in databases for step in d.steps),
         duration=time.perf_counter() - started,
+        rolled_back=tuple(step for d in databases for step in d.rolled_back),
+        databases=databases,
     )
+
+
+def _migrate(
+    rt: Runtime,
+    name: str,
+    target: str,
+    sql: bool,
+    fn: Callable[[AsyncmigConfig], None],
+    arguments: Mapping[str, Any],
+) -> RunResult:
+    """Run upgrade/downgrade/stamp and report what the database holds afterwards."""
+    buffer = rt.stdout if sql else None
+    started = time.perf_counter()
+    try:
+        _, run = _execute(
+            rt,
+            name,
+            fn,
+            alembic=name,
+            arguments={**arguments, "sql": sql},
+            writes=not sql,
+            output_buffer=buffer,
+        )
+    except AsyncmigError as error:
+        failed_run: Run | None = getattr(error, "run", None)
+        if failed_run is not None:
+            error.result = _result(name, target, failed_run, started)
+        raise
+    result = _result(name, target, run, started)
+    if result.rolled_back and not sql:
+        count = len(result.rolled_back)
+        noun = "revision" if count == 1 else "revisions"
+        at = ", ".join(result.to_revisions) or "base"
+        rolled_back = RolledBack(
+            f"{count} {noun} ran but the transaction was rolled back (env.py's dry run?); "
+            f"the database is still at {at}"
+        )
+        rolled_back.result = result
+        raise rolled_back
+    return result
 
 
 def upgrade(
@@ -118,7 +222,12 @@ def upgrade(
 ) -> RunResult:
     """``alembic upgrade``: apply revisions up to ``revision``."""
     return _migrate(
-        rt, "upgrade", revision, sql, lambda c: command.upgrade(c, revision, sql=sql, tag=tag)
+        rt,
+        "upgrade",
+        revision,
+        sql,
+        lambda c: command.upgrade(c, revision, sql=sql, tag=tag),
+        {"revision": revision, "tag": tag},
     )
 
 
@@ -127,7 +236,12 @@ def downgrade(
 ) -> RunResult:
     """``alembic downgrade``: revert revisions down to ``revision``."""
     return _migrate(
-        rt, "downgrade", revision, sql, lambda c: command.downgrade(c, revision, sql=sql, tag=tag)
+        rt,
+        "downgrade",
+        revision,
+        sql,
+        lambda c: command.downgrade(c, revision, sql=sql, tag=tag),
+        {"revision": revision, "tag": tag},
     )
 
 
@@ -149,6 +263,7 @@ def stamp(
         lambda c: command.stamp(
             c, revisions if len(revisions) > 1 else revisions[0], sql=sql, tag=tag, purge=purge
         ),
+        {"revisions": list(revisions), "tag": tag, "purge": purge},
     )
 
 
@@ -158,8 +273,9 @@ def ensure_version(rt: Runtime, *, sql: bool = False) -> None:
         rt,
         "ensure-version",
         lambda c: command.ensure_version(c, sql=sql),
+        alembic="ensure_version",
+        arguments={"sql": sql},
         writes=not sql,
-        online=not sql,
     )
 
 
@@ -182,12 +298,18 @@ def current(rt: Runtime) -> tuple[str, ...]:
     def call(config: AsyncmigConfig) -> tuple[str, ...]:
         return _read_heads(config, ScriptDirectory.from_config(config))
 
-    return _execute(rt, "current", call)[0]
+    return _execute(rt, "current", call, alembic="current", arguments={})[0]
 
 
 def print_current(rt: Runtime, *, verbose: bool = False, check_heads: bool = False) -> None:
     """``alembic current`` with Alembic's own output."""
-    _execute(rt, "current", lambda c: command.current(c, check_heads=check_heads, verbose=verbose))
+    _execute(
+        rt,
+        "current",
+        lambda c: command.current(c, check_heads=check_heads, verbose=verbose),
+        alembic="current",
+        arguments={"verbose": verbose, "check_heads": check_heads},
+    )
 
 
 def _pending(
@@ -219,64 +341,97 @@ def status(rt: Runtime) -> Status:
             pending=_pending(script, heads, "heads"),
         )
 
-    return _execute(rt, "status", call)[0]
+    return _execute(rt, "status", call, alembic="current", arguments={})[0]
 
 
 def plan(rt: Runtime, target: str = "head") -> Plan:
     """Read the current revision online, then render the upgrade's SQL offline."""
     current_heads = current(rt)
     if len(current_heads) > 1:
-        from .errors import ConfigError
-
         raise ConfigError(
             f"the database has several heads ({', '.join(current_heads)}); plan needs one: "
             "merge them or upgrade each branch"
         )
     start = current_heads[0] if current_heads else None
     buffer = io.StringIO()
+    spec = f"{start}:{target}" if start else target
 
     def render(config: AsyncmigConfig) -> list[Step]:
         script = ScriptDirectory.from_config(config)
         pending = _pending(script, current_heads, target)
         if pending:
-            spec = f"{start}:{target}" if start else target
             command.upgrade(config, spec, sql=True)
         return list(pending)
 
-    pending, state = _execute(rt, "plan", render, online=False, output_buffer=buffer)
-    steps = tuple(state.applied) if state.applied else tuple(pending)
+    pending, run = _execute(
+        rt,
+        "plan",
+        render,
+        alembic="upgrade",
+        arguments={"revision": spec, "sql": True},
+        output_buffer=buffer,
+    )
+    recorded = tuple(step for track in run.tracks for step in track.steps)
+    steps = recorded or tuple(pending)
     return Plan(current=current_heads, target=target, steps=steps, sql=buffer.getvalue())
 
 
 def check(rt: Runtime) -> None:
     """``alembic check``: raise PendingMigrations on model drift or a database behind head."""
     # Its only output is the all-clear notice, which -q hides: the exit code is the answer.
-    _execute(replace(rt, stdout=io.StringIO()) if rt.quiet else rt, "check", command.check)
+    _execute(
+        replace(rt, stdout=io.StringIO()) if rt.quiet else rt,
+        "check",
+        command.check,
+        alembic="check",
+        arguments={},
+    )
 
 
 def revision(
-    rt: Runtime, *, autogenerate: bool = False, sql: bool = False, **kwargs: Any
+    rt: Runtime,
+    *,
+    autogenerate: bool = False,
+    sql: bool = False,
+    allow_empty: bool = False,
+    **kwargs: Any,
 ) -> list[Script]:
-    """``alembic revision``; online only with ``--autogenerate``."""
+    """``alembic revision``; with ``--autogenerate`` and no change found, no file unless
+    ``allow_empty`` (Alembic's cookbook recipe, built in)."""
+    skipped: list[bool] = []
+
+    def skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:
+        script = directives[0] if directives else None
+        ops = getattr(script, "upgrade_ops", None)
+        if ops is not None and ops.is_empty() and not allow_empty:
+            directives[:] = []
+            skipped.append(True)
 
     def call(config: AsyncmigConfig) -> list[Script]:
-        result = command.revision(config, autogenerate=autogenerate, sql=sql, **kwargs)
+        result = command.revision(
+            config,
+            autogenerate=autogenerate,
+            sql=sql,
+            process_revision_directives=skip_empty if autogenerate else None,
+            **kwargs,
+        )
         if result is None:
             return []
         scripts = result if isinstance(result, list) else [result]
         return [s for s in scripts if s is not None]
 
-    return _execute(rt, "revision", call, online=autogenerate and not sql)[0]
-
-
-def offline(rt: Runtime, name: str, call: Callable[[AsyncmigConfig], T]) -> T:
-    """Commands that only read the scripts: history, heads, branches, show, merge, edit."""
-    return _execute(rt, name, call, online=False)[0]
-
-
-def run_online(rt: Runtime, name: str, call: Callable[[AsyncmigConfig], T]) -> T:
-    """Any other command that reads the database (``history -i``, ``show current``)."""
-    return _execute(rt, name, call)[0]
+    scripts = _execute(
+        rt,
+        "revision",
+        call,
+        alembic="revision",
+        arguments={"autogenerate": autogenerate, "sql": sql, **kwargs},
+    )[0]
+    if skipped and not scripts:
+        rt.events.notice(
+            "no changes in the models: no revision written (--allow-empty writes one anyway)"
+        )
+    return scripts
 
 
 def parse_range(rev_range: str | None) -> tuple[str, str]:
@@ -284,8 +439,6 @@ def parse_range(rev_range: str | None) -> tuple[str, str]:
     if rev_range is None:
         return "base", "heads"
     if ":" not in rev_range:
-        from .errors import ConfigError
-
         raise ConfigError("history range requires [start]:[end], [start]:, or :[end]")
     base, head = rev_range.strip().split(":", 1)
     return base or "base", head or "heads"
@@ -307,7 +460,21 @@ def history(
         lower, upper = (at if base == "current" else base), (at if head == "current" else head)
         return list(script.walk_revisions(base=lower, head=upper)), current
 
-    return _execute(rt, "history", call, online=online)[0]
+    arguments = {"rev_range": rev_range, "indicate_current": indicate_current}
+    return _execute(rt, "history", call, alembic="history", arguments=arguments)[0]
+
+
+def print_history(
+    rt: Runtime,
+    rev_range: str | None = None,
+    *,
+    verbose: bool = False,
+    indicate_current: bool = False,
+) -> None:
+    """``alembic history`` with Alembic's own text."""
+    _alembic_text(
+        rt, "history", rev_range=rev_range, verbose=verbose, indicate_current=indicate_current
+    )
 
 
 def head_scripts(rt: Runtime, *, resolve_dependencies: bool = False) -> list[Script]:
@@ -318,4 +485,53 @@ def head_scripts(rt: Runtime, *, resolve_dependencies: bool = False) -> list[Scr
         heads = script.get_heads(consider_depends_on=resolve_dependencies)
         return [s for s in script.get_revisions(heads) if s is not None]
 
-    return offline(rt, "heads", call)
+    arguments = {"resolve_dependencies": resolve_dependencies}
+    return _execute(rt, "heads", call, alembic="heads", arguments=arguments)[0]
+
+
+def _alembic_text(rt: Runtime, name: str, **arguments: Any) -> None:
+    """Run an Alembic command whose output is Alembic's own text."""
+    alembic = name.replace("-", "_")
+    fn = getattr(command, alembic)
+    _execute(rt, name, lambda c: fn(c, **arguments), alembic=alembic, arguments=arguments)
+
+
+def print_heads(rt: Runtime, *, verbose: bool = False, resolve_dependencies: bool = False) -> None:
+    """``alembic heads`` with Alembic's own text."""
+    _alembic_text(rt, "heads", verbose=verbose, resolve_dependencies=resolve_dependencies)
+
+
+def branches(rt: Runtime, *, verbose: bool = False) -> None:
+    """``alembic branches``."""
+    _alembic_text(rt, "branches", verbose=verbose)
+
+
+def show(rt: Runtime, rev: str) -> None:
+    """``alembic show`` (``show current`` reads the database)."""
+    _alembic_text(rt, "show", rev=rev)
+
+
+def merge(
+    rt: Runtime,
+    revisions: list[str],
+    *,
+    message: str | None = None,
+    branch_label: str | None = None,
+    rev_id: str | None = None,
+    splice: bool = False,
+) -> None:
+    """``alembic merge``."""
+    _alembic_text(
+        rt,
+        "merge",
+        revisions=revisions,
+        message=message,
+        branch_label=branch_label,
+        rev_id=rev_id,
+        splice=splice,
+    )
+
+
+def edit(rt: Runtime, rev: str) -> None:
+    """``alembic edit``: open a revision file in $EDITOR."""
+    _alembic_text(rt, "edit", rev=rev)

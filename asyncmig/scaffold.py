@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from .alembic_config import TEMPLATES_DIR, build_config
+from .alembic_config import TEMPLATES_DIR, scaffold_config
 from .failures import translate
 
 DEFAULT_TEMPLATE = "asyncmig"
@@ -37,21 +37,26 @@ def init(
     *,
     template: str = DEFAULT_TEMPLATE,
     package: bool = False,
-    config_file: str | os.PathLike[str] | None = None,
+    config_file: str | os.PathLike[str] | tuple[str | os.PathLike[str], ...] | None = None,
     stdout: TextIO,
     quiet: bool = False,
 ) -> None:
-    """Create a migration environment, as ``alembic init`` does, from any listed template."""
+    """Create a migration environment, as ``alembic init`` does, from any listed template.
+
+    ``config_file``: where to write the ini (and the pyproject.toml, for the
+    pyproject templates), as Alembic's ``-c``, once or twice.
+    """
     from alembic import command
 
-    ours = (TEMPLATES_DIR / template).is_dir()
-    config = build_config(
-        None,
+    names = config_file if isinstance(config_file, tuple) else (config_file,)
+    ini = next((n for n in names if n is not None and not str(n).endswith(".toml")), None)
+    toml = next((n for n in names if n is not None and str(n).endswith(".toml")), None)
+    config = scaffold_config(
         stdout=stdout,
-        attributes={"asyncmig.template": template} if ours else None,
+        template=template,
         quiet=quiet,
-        config_file=Path(config_file or "alembic.ini"),
-        toml_file=Path("pyproject.toml"),
+        config_file=Path(ini or "alembic.ini"),
+        toml_file=Path(toml or "pyproject.toml"),
     )
     try:
         command.init(config, str(directory), template=template, package=package)

@@ -29,6 +29,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 URL_KEY = "sqlalchemy.url"
+DEFAULT_SECTION = "alembic"
 PREFIX = "sqlalchemy."
 
 #: Arguments only QueuePool accepts; migrations run on NullPool, where they raise TypeError.
@@ -72,7 +73,8 @@ class Options:
     ``None`` means "not given": the environment and the config file decide.
     """
 
-    config_file: str | os.PathLike[str] | None = None
+    #: ``-c``: an ini file, a pyproject.toml, or one of each (as Alembic's repeated ``-c``).
+    config_file: str | os.PathLike[str] | tuple[str | os.PathLike[str], ...] | None = None
     section: str | None = None
     x_args: tuple[str, ...] = ()
     url: str | None = None
@@ -102,6 +104,8 @@ class Settings:
     config_file: Path | None
     toml_file: Path | None
     section: str
+    #: The ``-c`` values as given, for ``config.cmd_opts.config``.
+    config_args: tuple[str, ...]
     sqlalchemy: Mapping[str, Setting]
     dropped: tuple[Setting, ...]
     alembic: Mapping[str, Setting]
@@ -111,9 +115,13 @@ class Settings:
     statement_timeout: float | None
     pg_lock_timeout: float | None
     secrets: tuple[str, ...] = field(default=())
-    #: Why the configured URL is unusable; raised only by commands that need the URL,
-    #: so ``history`` or ``revision`` work beside a placeholder like ``driver://``.
+    #: Why the configured URL is unusable; raised only when env.py (or show-config) reads
+    #: it, so ``history`` or ``revision`` work beside a placeholder like ``driver://``.
     url_error: ConfigError | None = None
+    #: How the URL was chosen when a candidate was passed over (show-config prints these).
+    url_notes: tuple[str, ...] = ()
+    #: Printed when the run starts: the URL's synchronous driver was replaced.
+    url_notice: str | None = None
 
     @property
     def url(self) -> str | None:
@@ -126,16 +134,22 @@ class Settings:
         if self.url_error is not None:
             raise self.url_error
         if self.url is None:
-            raise ConfigError(
-                "no database URL: set sqlalchemy.url in the config file, "
-                "DATABASE_URL or ASYNCMIG_URL, or pass --url"
-            )
+            raise ConfigError(no_url_message(self.section))
         return self.url
 
     @property
     def engine_options(self) -> dict[str, str]:
         """The ``sqlalchemy.*`` keys (prefix kept) handed to env.py as its config section."""
         return {key: setting.value for key, setting in self.sqlalchemy.items()}
+
+
+def no_url_message(section: str = DEFAULT_SECTION) -> str:
+    """The one line for a run that needs a database URL and has none."""
+    if section == DEFAULT_SECTION:
+        where = "set sqlalchemy.url in the config file, DATABASE_URL or ASYNCMIG_URL"
+    else:  # DATABASE_URL is the application's database, never a named section's
+        where = f"set sqlalchemy.url in [{section}] of the config file or ASYNCMIG_URL"
+    return f"no database URL: {where}, or pass --url"
 
 
 def parse_duration(text: str, what: str) -> float:
@@ -180,30 +194,62 @@ def load_environment(
     return merged
 
 
+def _is_toml(path: str | os.PathLike[str]) -> bool:
+    return Path(path).name == "pyproject.toml" or Path(path).suffix == ".toml"
+
+
 def _find_config(
     options: Options, env: Mapping[str, tuple[str, str]], cwd: Path
-) -> tuple[Path | None, Path | None]:
-    """The ini file and the pyproject.toml to read, as Alembic would pick them."""
+) -> tuple[Path | None, Path | None, tuple[str, ...]]:
+    """The ini file and the pyproject.toml to read, as Alembic's command line picks them.
+
+    ``-c`` may be given twice (an ini and a pyproject.toml); what it leaves out
+    comes from ``ALEMBIC_CONFIG``, else ``alembic.ini`` and ``pyproject.toml`` in
+    the working directory. Unlike Alembic, a file named explicitly must exist.
+    """
     given = options.config_file
-    if given is None and "ALEMBIC_CONFIG" in env:
-        given = env["ALEMBIC_CONFIG"][0]
-    if given is not None:
-        path = Path(given) if Path(given).is_absolute() else cwd / given
-        if not path.is_file():
-            raise ConfigError(f"config file {given} not found")
-        if path.suffix == ".toml":
-            return None, path
-        toml = path.parent / "pyproject.toml"
-        return path, toml if _has_tool_alembic(toml) else None
-    ini = cwd / "alembic.ini"
-    toml = cwd / "pyproject.toml"
-    has_toml = _has_tool_alembic(toml)
-    if not ini.is_file() and not has_toml:
+    names: tuple[str | os.PathLike[str], ...] = (
+        () if given is None else given if isinstance(given, tuple) else (given,)
+    )
+    ini_name: str | os.PathLike[str] | None = None
+    toml_name: str | os.PathLike[str] | None = None
+    for name in names:
+        if _is_toml(name):
+            if toml_name is not None:
+                raise ConfigError("pyproject.toml given more than once with -c/--config")
+            toml_name = name
+        else:
+            if ini_name is not None:
+                raise ConfigError("only one ini file may be given with -c/--config")
+            ini_name = name
+    from_env = env["ALEMBIC_CONFIG"][0] if "ALEMBIC_CONFIG" in env else None
+    if from_env:
+        if _is_toml(from_env):
+            toml_name = toml_name or from_env
+        else:
+            ini_name = ini_name or from_env
+    explicit = {str(name) for name in (*names, *([from_env] if from_env else []))}
+
+    def locate(name: str | os.PathLike[str] | None, default: str) -> Path | None:
+        path = cwd / (name if name is not None else default)
+        if path.is_file():
+            return path
+        if name is not None and str(name) in explicit:
+            raise ConfigError(f"config file {name} not found")
+        return None
+
+    ini = locate(ini_name, "alembic.ini")
+    toml = locate(toml_name, "pyproject.toml")
+    if toml is not None and not _has_tool_alembic(toml):
+        if toml_name is not None and str(toml_name) in explicit and ini is None:
+            raise ConfigError(f"{toml_name} has no [tool.alembic] table")
+        toml = None
+    if ini is None and toml is None:
         raise ConfigError(
             f"no alembic.ini or pyproject.toml [tool.alembic] in {cwd}: "
             "run 'asyncmig init migrations' or pass -c/--config"
         )
-    return (ini if ini.is_file() else None), (toml if has_toml else None)
+    return ini, toml, tuple(str(name) for name in names)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -290,7 +336,7 @@ def _read_file_keys(
             else:
                 continue
             target[key] = Setting(key, _ini_value(parser, section, key, label), label)
-    elif options.section not in (None, "alembic"):
+    elif options.section not in (None, DEFAULT_SECTION):
         raise ConfigError(f"-n/--name {options.section} needs an ini file; none is in use")
 
     if "script_location" not in keys.alembic:
@@ -303,11 +349,22 @@ def _read_file_keys(
 
 
 def _apply_overrides(
-    sqlalchemy: dict[str, Setting], env: Mapping[str, tuple[str, str]], options: Options
+    sqlalchemy: dict[str, Setting],
+    env: Mapping[str, tuple[str, str]],
+    options: Options,
+    section: str,
+    notes: list[str],
 ) -> None:
     """Environment over the file, flags over the environment (the documented precedence)."""
     for name in ("DATABASE_URL", "ASYNCMIG_URL"):
         if name in env and env[name][0].strip():
+            if name == "DATABASE_URL" and section != DEFAULT_SECTION:
+                # The application's database is not the one a named section migrates.
+                notes.append(
+                    f"DATABASE_URL is not used for section [{section}]: it applies to "
+                    f"[{DEFAULT_SECTION}] only (--url and ASYNCMIG_URL apply to any section)"
+                )
+                continue
             sqlalchemy[URL_KEY] = Setting(URL_KEY, env[name][0], env[name][1])
     for name, (value, label) in sorted(env.items()):
         if name.startswith(_ENV_KEY_PREFIX) and len(name) > len(_ENV_KEY_PREFIX):
@@ -321,26 +378,35 @@ def _apply_overrides(
             raise ConfigError("--set cannot set sqlalchemy.url: use --url")
         sqlalchemy[key] = Setting(key, value, "--set")
     if options.url is not None:
-        sqlalchemy[URL_KEY] = Setting(URL_KEY, options.url, "--url")
+        url: Any = options.url
+        if not isinstance(url, str):  # a SQLAlchemy URL object, from the API
+            url = url.render_as_string(hide_password=False)
+        sqlalchemy[URL_KEY] = Setting(URL_KEY, url, "--url")
 
 
 def _normalize_url_setting(
-    sqlalchemy: dict[str, Setting],
-) -> tuple[tuple[str, ...], ConfigError | None]:
-    """Put the async form of the URL in place; return its secrets and any URL error."""
-    from .urls import normalize_url, render_url, url_secrets
+    sqlalchemy: dict[str, Setting], notes: list[str]
+) -> tuple[tuple[str, ...], ConfigError | None, str | None]:
+    """Put the async form of the URL in place; return its secrets, any URL error, and the
+    notice to print when a synchronous driver was replaced."""
+    from .urls import normalize_url, parse_url, render_url, url_secrets
 
     if URL_KEY not in sqlalchemy:
-        return (), None
+        return (), None, None
     raw = sqlalchemy[URL_KEY]
     secrets = set(url_secrets(raw.value))
     try:
-        url = normalize_url(raw.value)
+        original = parse_url(raw.value)
+        url = normalize_url(original)
     except ConfigError as exc:
         del sqlalchemy[URL_KEY]
-        return tuple(sorted(secrets)), exc
+        return tuple(sorted(secrets)), exc, None
+    notice = None
+    if original.drivername != url.drivername and "+" in original.drivername:
+        notice = f"{original.drivername} is a synchronous driver; using {url.drivername}"
+        notes.append(notice)
     sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
-    return tuple(sorted(secrets | set(url_secrets(url)))), None
+    return tuple(sorted(secrets | set(url_secrets(url)))), None, notice
 
 
 def _timeouts(
@@ -365,15 +431,14 @@ def resolve(options: Options) -> Settings:
     cwd = Path(options.cwd) if options.cwd is not None else Path.cwd()
     environ = os.environ if options.environ is None else options.environ
     env = load_environment(environ, options.env_files, cwd)
-    ini_path, toml_path = _find_config(options, env, cwd)
-    section = options.section or "alembic"
+    ini_path, toml_path, config_args = _find_config(options, env, cwd)
+    section = options.section or DEFAULT_SECTION
 
     keys = _read_file_keys(ini_path, toml_path, section, options)
     sqlalchemy = keys.sqlalchemy
-    _apply_overrides(sqlalchemy, env, options)
-    for item in options.x_args:
-        parse_assignment(item, "-x")
-    secrets, url_error = _normalize_url_setting(sqlalchemy)
+    notes: list[str] = []
+    _apply_overrides(sqlalchemy, env, options, section, notes)
+    secrets, url_error, url_notice = _normalize_url_setting(sqlalchemy, notes)
     dropped = tuple(
         setting
         for key, setting in sqlalchemy.items()
@@ -387,6 +452,7 @@ def resolve(options: Options) -> Settings:
         config_file=ini_path,
         toml_file=toml_path,
         section=section,
+        config_args=config_args,
         sqlalchemy=sqlalchemy,
         dropped=dropped,
         alembic=keys.alembic,
@@ -397,4 +463,6 @@ def resolve(options: Options) -> Settings:
         pg_lock_timeout=timeouts["pg_lock_timeout"],
         secrets=secrets,
         url_error=url_error,
+        url_notes=tuple(notes),
+        url_notice=url_notice,
     )

@@ -332,24 +332,17 @@ async def test_plain_alembic_async_env_runs_in_a_thread(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:coroutine 'run_async_migrations' was never awaited")
-async def test_plain_alembic_async_env_with_connection_explains(tmp_path):
-    """Its asyncio.run() cannot work inside run_sync: a ConfigError says what to do."""
+async def test_plain_alembic_async_env_with_a_connection_runs(tmp_path):
+    """Its asyncio.run() inside run_sync is awaited on the caller's running loop."""
     plain = make_project(tmp_path / "plain", template="async")
     plain.revisions(1)
     url = _sqlite_url(tmp_path / "plain.db")
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            with pytest.raises(asyncmig.ConfigError) as excinfo:
-                # url= only because the template's ini holds a placeholder URL
-                await asyncmig.upgrade(config=plain.ini, url=url, connection=conn)
+            # url= only because the template's ini holds a placeholder URL
+            result = await asyncmig.upgrade(config=plain.ini, url=url, connection=conn)
     finally:
         await engine.dispose()
-    message = str(excinfo.value)
-    del excinfo  # its traceback keeps the un-awaited coroutine alive
-    gc.collect()  # the un-awaited coroutine warns here, under this test's filter
-    assert message == (
-        "env.py calls asyncio.run() inside a running event loop: make it use "
-        "config.attributes['connection'] (asyncmig's template does), or call asyncmig "
-        "without connection= so it runs env.py in a worker thread"
-    )
+    assert result.to_revisions == ("0001aa",)
+    assert await asyncmig.current(config=plain.ini, url=url) == ["0001aa"]

@@ -33,7 +33,9 @@ QUICKSTART = ROOT / "examples" / "quickstart"
 IMPLICIT = {"-h", "--help"}
 
 _GROUP: Any = typer.main.get_command(app)
-COMMANDS: dict[str, Any] = dict(_GROUP.commands)
+COMMANDS: dict[str, Any] = {n: c for n, c in _GROUP.commands.items() if not c.hidden}
+#: Alembic's spellings of two-word commands (``ensure_version``), accepted and hidden.
+ALIASES: list[str] = sorted(n for n, c in _GROUP.commands.items() if c.hidden)
 
 
 def _sections() -> dict[str, tuple[Path, str]]:
@@ -69,6 +71,12 @@ def _mentions(text: str, flag: str) -> bool:
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_a_docs_section(name: str) -> None:
     assert name in SECTIONS, f"no '## asyncmig {name}' heading in docs/commands/*.md"
+
+
+@pytest.mark.parametrize("name", ALIASES)
+def test_every_alias_is_documented(name: str) -> None:
+    text = "\n".join(body for _, body in SECTIONS.values())
+    assert _mentions(text, name), f"Alembic's spelling {name} is not mentioned in docs/commands"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import PG_HOST, Project, _pg_admin
+from conftest import make_project, PG_HOST, Project, _pg_admin
 from sqlalchemy.engine import make_url
 from typer.testing import Result
 
@@ -699,6 +699,8 @@ def test_no_script_location(cli: Cli, tmp_path: Path) -> None:
     "command", [("show-config",), ("upgrade", "head"), ("current",), ("status",)]
 )
 def test_no_url_anywhere(cli: Cli, tmp_path: Path, command: tuple[str, ...]) -> None:
+    """The URL is demanded when env.py (or show-config) reads it, and there is none."""
+    make_project(tmp_path)
     Path("alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
     fails(
         cli(*command),

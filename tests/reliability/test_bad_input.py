@@ -188,12 +188,6 @@ CASES = [
         r"Error: Multiple head revisions are present for given argument 'head'; .* or 'heads' for all heads",  # noqa: E501
     ),
     Case(
-        "bad -x syntax",
-        args("-x", "novalue", "current"),
-        2,
-        r"Error: -x expects KEY=VALUE, got 'novalue'",
-    ),
-    Case(
         "bad --set syntax",
         args("--set", "novalue", "current"),
         2,
