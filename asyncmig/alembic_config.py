@@ -64,9 +64,7 @@ class UrlReader:
         original = parse_url(raw)
         url = normalize_url(original)
         if original.drivername != url.drivername and "+" in original.drivername:
-            self._notice(
-                f"{original.drivername} is a synchronous driver; using {url.drivername}"
-            )
+            self._notice(f"{original.drivername} is a synchronous driver; using {url.drivername}")
         return render_url(url)
 
 
@@ -107,8 +105,10 @@ class AsyncmigConfig(Config):
         reader = self._url_reader
         # A section without a URL is a URL request only if it is the one env.py reads for
         # its engine (Alembic itself reads other sections, such as [post_write_hooks]).
-        if reader is not None and section is not None and (
-            URL_KEY in section or name == self.config_ini_section
+        if (
+            reader is not None
+            and section is not None
+            and (URL_KEY in section or name == self.config_ini_section)
         ):
             url = reader.read(name, section.get(URL_KEY))
             if url is not None:
@@ -123,9 +123,7 @@ class AsyncmigConfig(Config):
         self, section: str, name: str, default: str | None = ...
     ) -> str | None: ...
 
-    def get_section_option(
-        self, section: str, name: str, default: str | None = None
-    ) -> str | None:
+    def get_section_option(self, section: str, name: str, default: str | None = None) -> str | None:
         value = super().get_section_option(section, name, default)
         if name == URL_KEY and self._url_reader is not None:
             return self._url_reader.read(section, value)

@@ -123,9 +123,7 @@ NameOpt = Annotated[
 ]
 XOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "-x", help="KEY=VALUE or WORD for env.py's context.get_x_argument(); repeatable."
-    ),
+    typer.Option("-x", help="KEY=VALUE or WORD for env.py's context.get_x_argument(); repeatable."),
 ]
 UrlOpt = Annotated[
     str | None,

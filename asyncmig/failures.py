@@ -188,8 +188,7 @@ def translate(
         return DatabaseUnreachable(f"cannot reach the database: {first_line(exc)}")
     if isinstance(exc, RuntimeError) and "running event loop" in str(exc):
         return ConfigError(
-            "env.py needs an event loop of its own, but one is already running: "
-            f"{first_line(exc)}"
+            f"env.py needs an event loop of its own, but one is already running: {first_line(exc)}"
         )
     detail = first_line(exc)
     if not isinstance(exc, SQLAlchemyError):

@@ -117,6 +117,7 @@ def _execute(
         ),
         urls=urls,
     )
+
     def body() -> T:
         try:
             return call(config)

@@ -7,7 +7,6 @@ does not matter, PostgreSQL where transactional DDL does.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from pathlib import Path
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import make_project, PG_HOST, Project, _pg_admin
+from conftest import PG_HOST, Project, _pg_admin, make_project
 from sqlalchemy.engine import make_url
 from typer.testing import Result
 
