@@ -13,14 +13,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncmigError",
     "ConfigError",
+    "DatabaseResult",
     "DatabaseUnreachable",
+    "Events",
     "ExitCode",
     "Interrupted",
     "LockTimeout",
     "MigrationError",
     "PendingMigrations",
     "Plan",
+    "RolledBack",
     "RunResult",
+    "SilentEvents",
     "Status",
     "Step",
     "Terminated",
@@ -47,9 +51,11 @@ if TYPE_CHECKING:
         LockTimeout,
         MigrationError,
         PendingMigrations,
+        RolledBack,
         Terminated,
     )
-    from .results import Plan, RunResult, Status, Step
+    from .events import Events, SilentEvents
+    from .results import DatabaseResult, Plan, RunResult, Status, Step
 
 
 def __getattr__(name: str) -> Any:
@@ -57,7 +63,7 @@ def __getattr__(name: str) -> Any:
 
     if name in __all__:
         # The light modules first: ``asyncmig.ExitCode`` must not import Alembic.
-        for module in ("errors", "results", "api"):
+        for module in ("errors", "results", "events", "api"):
             found = getattr(importlib.import_module(f"{__name__}.{module}"), name, None)
             if found is not None:
                 return found

@@ -35,7 +35,7 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     import asyncmig.env  # noqa: F401  (what the template's env.py imports)
-    from asyncmig import instrument, runner
+    from asyncmig import hooks, runner
     from asyncmig.alembic_config import build_config
     from asyncmig.output import Printer, ProgressEvents
     from asyncmig.settings import Options, resolve
@@ -65,7 +65,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         steps = len(result.steps)
     # Whether asyncmig's hooks were ever installed in this process (never, for plain Alembic).
-    hooked = instrument._installed
+    hooked = hooks._installed
     sys.stdout.write("\n" + json.dumps({"seconds": elapsed, "steps": steps, "hooked": hooked}))
     sys.stdout.write("\n")
     sys.stdout.flush()
