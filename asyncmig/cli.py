@@ -41,6 +41,8 @@ class CliState:
     quiet: bool = False
     traceback: bool = False
     secrets: set[str] = field(default_factory=set)
+    #: The command was given --json: a failure is reported as a JSON document too.
+    json: bool = False
 
 
 class AsyncmigGroup(TyperGroup):
@@ -86,6 +88,15 @@ def _fail(exc: BaseException, command: str, state: CliState | None) -> NoReturn:
         import traceback
 
         sys.stderr.write("".join(traceback.format_exception(exc)))
+    if state is not None and state.json:
+        data = error.result.to_json() if error.result is not None else {}
+        data["error"] = {
+            "code": error.code,
+            "exit_code": int(error.exit_code),
+            "message": str(error),
+            "revision": error.revision,
+        }
+        printer.json(data)
     printer.error(str(error))
     raise typer.Exit(int(error.exit_code))
 
@@ -188,7 +199,22 @@ SqlOpt = Annotated[
 TagOpt = Annotated[
     str | None, typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _json_mode(ctx: typer.Context, value: bool) -> bool:
+    if value and isinstance(ctx.obj, CliState):
+        ctx.obj.json = True
+    return value
+
+
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        callback=_json_mode,
+        help="Print one JSON document on stdout, also on failure (with an 'error' object).",
+    ),
+]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
 MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
 BranchLabelOpt = Annotated[
@@ -289,16 +315,18 @@ def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Prin
 
 def _summary(printer: Printer, result: RunResult) -> None:
     done = {"upgrade": "Upgraded", "downgrade": "Downgraded", "stamp": "Stamped"}[result.command]
-    at = ",".join(result.to_revisions) or "base"
+    where = f"the database is at {','.join(result.to_revisions) or 'base'}"
+    if len(result.databases) > 1:  # env.py migrates several databases (multidb)
+        where = ", ".join(
+            f"{d.name or 'a database'} is at {','.join(d.to_revisions) or 'base'}"
+            for d in result.databases
+        )
     count = len(result.steps)
     if count == 0 and result.command != "stamp":
-        printer.line(f"Nothing to do: the database is at {at}.")
+        printer.line(f"Nothing to do: {where}.")
     else:
         noun = "revision" if count == 1 else "revisions"
-        printer.line(
-            f"{done} {count} {noun} in {result.duration:.2f} s; the database is at {at}.",
-            style="bold",
-        )
+        printer.line(f"{done} {count} {noun} in {result.duration:.2f} s; {where}.", style="bold")
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -33,6 +33,8 @@ class AsyncmigError(Exception):
     """
 
     exit_code: ExitCode = ExitCode.FAILED
+    #: A stable name for the kind of failure (``--json``'s ``error.code``).
+    code: str = "failed"
     result: Any = None
     revision: str | None = None
 
@@ -41,44 +43,53 @@ class MigrationError(AsyncmigError):
     """A revision raised, a SQL statement failed, or an Alembic command failed."""
 
     exit_code = ExitCode.FAILED
+    code = "migration_failed"
 
 
 class ConfigError(AsyncmigError):
     """Bad usage or configuration: flag, config file, URL, unknown revision."""
 
     exit_code = ExitCode.USAGE
+    code = "config"
 
 
 class DatabaseUnreachable(AsyncmigError):
     """Connecting failed: refused, DNS, authentication, missing database, wait timed out."""
 
     exit_code = ExitCode.UNREACHABLE
+    code = "unreachable"
 
 
 class PendingMigrations(AsyncmigError):
     """``status`` / ``check`` / ``current --check-heads`` found work to do or model drift."""
 
     exit_code = ExitCode.PENDING
+    code = "pending"
 
 
 class RolledBack(PendingMigrations):
     """Revisions ran but their transaction was rolled back (env.py's dry run, or a bug):
     the database does not hold them, so the run is not reported as applied."""
 
+    code = "rolled_back"
+
 
 class LockTimeout(AsyncmigError):
     """Another run held the migration lock for longer than ``--lock-timeout``."""
 
     exit_code = ExitCode.LOCKED
+    code = "lock_timeout"
 
 
 class Interrupted(AsyncmigError):
     """SIGINT (Ctrl-C) stopped the run; the open transaction was rolled back."""
 
     exit_code = ExitCode.INTERRUPTED
+    code = "interrupted"
 
 
 class Terminated(Interrupted):
     """SIGTERM stopped the run; the open transaction was rolled back."""
 
     exit_code = ExitCode.TERMINATED
+    code = "terminated"

@@ -98,10 +98,10 @@ class Printer:
     def error(self, message: str) -> None:
         self.stderr.write(f"Error: {message}\n")
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            # GitHub turns this into an annotation on the job; newlines must be escaped.
+            # GitHub turns this into an annotation on the job (its runner reads workflow
+            # commands on stderr too, which keeps stdout pure data); newlines escaped.
             escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            self.stdout.write(f"::error title=asyncmig::{escaped}\n")
-            self.stdout.flush()
+            self.stderr.write(f"::error title=asyncmig::{escaped}\n")
         self.stderr.flush()
 
     def json(self, data: Any) -> None:
@@ -118,12 +118,14 @@ class Printer:
         body = [list(row) for row in rows]
         if self.color:
             from rich.table import Table
+            from rich.text import Text
 
-            table = Table(title=title)
+            # Cells hold text from configs and revisions ("[alembic]", "[bold]"): never markup.
+            table = Table(title=Text(title) if title else None)
             for column in header:
-                table.add_column(column)
+                table.add_column(Text(column))
             for row in body:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))
             self._console().print(table)
             return
         widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(header)]
@@ -159,7 +161,10 @@ class ProgressEvents:
         dest = ",".join(step.to_revisions) or "base"
         seconds = f"{step.duration:.2f} s" if step.duration is not None else ""
         message = f" {step.message}" if step.message else ""
-        self.printer.line(f"{verb} {count} {source} → {dest}{message} … {seconds}", style="green")
+        where = f"[{step.database}] " if step.database else ""
+        self.printer.line(
+            f"{verb} {count} {where}{source} → {dest}{message} … {seconds}", style="green"
+        )
 
 
 def script_json(script: Any, current: Iterable[str] = ()) -> dict[str, Any]:

@@ -141,6 +141,9 @@ def _execute(
                 missing_url=urls.missing,
             )
             error.run = run  # type: ignore[attr-defined]
+            step = run.failing_step
+            if error.revision is None and step is not None:
+                error.revision = getattr(getattr(step, "revision", None), "revision", None)
             raise error from exc
 
 

@@ -165,8 +165,8 @@ def test_revision_head_splice_and_branch_label(cli: Cli, project: Project) -> No
 def test_revision_version_path(cli: Cli, project: Project) -> None:
     ini = project.ini.read_text().replace("path_separator = os", "path_separator = space")
     ini = ini.replace(
-        "prepend_sys_path = .",
-        "prepend_sys_path = .\nversion_locations = %(here)s/migrations/versions %(here)s/extra",
+        "prepend_sys_path = %(here)s",
+        "prepend_sys_path = %(here)s\nversion_locations = %(here)s/migrations/versions %(here)s/extra",
     )
     project.ini.write_text(ini)
     (project.path / "extra").mkdir()
@@ -197,7 +197,8 @@ def test_revision_sql_and_autogenerate_with_sql(cli: Cli, project: Project) -> N
     )
     project.ini.write_text(
         project.ini.read_text().replace(
-            "prepend_sys_path = .", "prepend_sys_path = .\nrevision_environment = true"
+            "prepend_sys_path = %(here)s",
+            "prepend_sys_path = %(here)s\nrevision_environment = true",
         )
     )
     ok(cli("revision", "-m", "offline", "--sql", "--rev-id", "off1"))

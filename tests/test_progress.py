@@ -151,9 +151,10 @@ def test_failure_is_one_line_and_a_github_annotation(cli, project: Project) -> N
     message = "revision 0002aa (create table t0002) failed: no such table: no_such_table_anywhere"
     lines = result.stdout.splitlines()
     assert LINE.fullmatch(lines[0])  # revision 1 was applied and reported
-    assert lines[1:] == [f"::error title=asyncmig::{message}"]
+    assert lines[1:] == []  # stdout stays data: the annotation goes to stderr
     assert [line for line in result.stderr.splitlines() if not line.startswith("INFO ")] == [
-        f"Error: {message}"
+        f"Error: {message}",
+        f"::error title=asyncmig::{message}",
     ]
 
 
@@ -166,3 +167,17 @@ def test_no_annotation_outside_github(cli, project: Project) -> None:
         "Error: revision 0001aa (create table t0001) failed: "
         "no such table: no_such_table_anywhere\n"
     )
+
+
+def test_text_from_configs_and_revisions_is_never_rich_markup(tmp_path: Path) -> None:
+    """``[alembic]`` in show-config's sources and ``[bold]`` in a message print as written."""
+    from conftest import make_project
+
+    project = make_project(tmp_path / "tty")
+    project.revisions(1)
+    (revision,) = project.versions.glob("0001aa_*.py")
+    revision.write_text(revision.read_text().replace("create table t0001", "[bold]loud[/bold]", 1))
+    history = re.sub(r"\x1b\[[0-9;]*m", "", _on_a_terminal(project, {}, ("history",)))
+    assert "[bold]loud[/bold]" in history
+    config = re.sub(r"\x1b\[[0-9;]*m", "", _on_a_terminal(project, {}, ("show-config",)))
+    assert "alembic.ini:[alembic]" in config

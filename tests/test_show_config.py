@@ -111,7 +111,7 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
                 "value": str(tmp_path / "migrations"),
                 "source": "alembic.ini:[alembic]",
             },
-            "prepend_sys_path": {"value": ".", "source": "alembic.ini:[alembic]"},
+            "prepend_sys_path": {"value": str(tmp_path), "source": "alembic.ini:[alembic]"},
             "path_separator": {"value": "os", "source": "alembic.ini:[alembic]"},
         },
         "asyncmig": {
@@ -165,7 +165,7 @@ def test_table(cli: Cli, project: Project, tmp_path: Path) -> None:
         ["Alembic"],
         ["key", "value", "source"],
         ["script_location", f"{tmp_path}/migrations", "alembic.ini:[alembic]"],
-        ["prepend_sys_path", ".", "alembic.ini:[alembic]"],
+        ["prepend_sys_path", str(tmp_path), "alembic.ini:[alembic]"],
         ["path_separator", "os", "alembic.ini:[alembic]"],
         ["asyncmig"],
         ["setting", "seconds"],

@@ -5,8 +5,9 @@
 # path to the migration scripts; %(here)s is the directory of this file
 script_location = ${script_location}
 
-# sys.path entries added before env.py is imported
-prepend_sys_path = .
+# sys.path entries added before env.py is imported: this file's directory, so
+# "from myapp import models" in env.py works from any working directory (-c)
+prepend_sys_path = %(here)s
 
 # how version_locations / prepend_sys_path are split
 path_separator = os
