@@ -166,7 +166,8 @@ def test_revision_version_path(cli: Cli, project: Project) -> None:
     ini = project.ini.read_text().replace("path_separator = os", "path_separator = space")
     ini = ini.replace(
         "prepend_sys_path = %(here)s",
-        "prepend_sys_path = %(here)s\nversion_locations = %(here)s/migrations/versions %(here)s/extra",
+        "prepend_sys_path = %(here)s\n"
+        "version_locations = %(here)s/migrations/versions %(here)s/extra",
     )
     project.ini.write_text(ini)
     (project.path / "extra").mkdir()
