@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .connparams import (
+    FALSE,
+    TRUE,
     Deferred,
     as_bool,
     bad_value,
@@ -115,7 +117,7 @@ def _mode(key: str, value: Any) -> str:
 def _ssl_text(value: str, material: dict[str, Any]) -> str | None:
     """``ssl=true|false`` (asyncmy's True: encrypt, verify nothing) or a JSON object."""
     lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+    if lowered in TRUE or lowered in FALSE:
         return "REQUIRED" if as_bool("ssl", value) else "DISABLED"
     try:
         spec = json.loads(value)
