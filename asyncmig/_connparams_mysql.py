@@ -11,6 +11,7 @@ client's meaning of its mode.
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -81,20 +82,35 @@ class MySQLTLS(Deferred):
     cipher: str | None = None
 
     def build(self) -> ssl.SSLContext:
-        try:
-            if self.mode == "REQUIRED":
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            else:  # no CA given: the system's trusted roots, as the mysql client does
-                ctx = ssl.create_default_context(cafile=self.ca, capath=self.capath)
-                ctx.check_hostname = self.mode == "VERIFY_IDENTITY"
-            if self.cert:
+        verifies = self.mode != "REQUIRED"  # REQUIRED verifies nothing, so reads no CA
+        files = {"ca": self.ca if verifies else None, "cert": self.cert, "key": self.key}
+        for name, path in files.items():
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"URL parameter ssl_{name}={path}: no such file")
+        if verifies and self.capath and not os.path.isdir(self.capath):
+            raise ConfigError(f"URL parameter ssl_capath={self.capath}: no such directory")
+        if self.mode == "REQUIRED":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:  # no CA given: the system's trusted roots, as the mysql client does
+            ctx = ssl.create_default_context(cafile=self.ca, capath=self.capath)
+            ctx.check_hostname = self.mode == "VERIFY_IDENTITY"
+        if self.cert:
+            try:
                 ctx.load_cert_chain(self.cert, keyfile=self.key, password=self.key_password)
-            if self.cipher:
+            except ssl.SSLError:
+                raise ConfigError(
+                    f"URL parameter ssl_cert={self.cert}: cannot load it with its ssl_key "
+                    "(a wrong key file or ssl_key_password?)"
+                ) from None
+        if self.cipher:
+            try:
                 ctx.set_ciphers(self.cipher)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the SSL files named in the URL: {exc}") from exc
+            except ssl.SSLError:
+                raise ConfigError(
+                    f"URL parameter ssl_cipher={self.cipher}: no such cipher"
+                ) from None
         return ctx
 
     def render(self) -> str:

@@ -731,6 +731,24 @@ async def test_mysql_ssl_required_fails_once_with_an_ssl_line(mariadb: str, spel
 
 
 @pytest.mark.mariadb
+async def test_mysql_missing_ssl_files_are_config_errors(mariadb: str, tmp_path: Path) -> None:
+    missing = tmp_path / "ca.pem"
+    exc = await _failure(f"mysql+asyncmy://{mariadb}/?ssl_ca={missing}")
+    assert isinstance(exc, ConfigError)
+    assert str(exc) == f"URL parameter ssl_ca={missing}: no such file"
+    exc = await _failure(f"mysql+asyncmy://{mariadb}/?ssl_mode=REQUIRED&ssl_cipher=NO-SUCH")
+    assert str(exc) == "URL parameter ssl_cipher=NO-SUCH: no such cipher"
+    cert, _ = _self_signed(tmp_path, "client")
+    exc = await _failure(
+        f"mysql+asyncmy://{mariadb}/?ssl_mode=REQUIRED&ssl_cert={cert}&ssl_key={cert}"
+    )
+    assert str(exc) == (
+        f"URL parameter ssl_cert={cert}: cannot load it with its ssl_key "
+        "(a wrong key file or ssl_key_password?)"
+    )
+
+
+@pytest.mark.mariadb
 async def test_mysql_ssl_ca_asks_for_ssl(mariadb: str, tmp_path: Path) -> None:
     ca, _ = _self_signed(tmp_path, "ca")
     exc = await _failure(f"mysql+asyncmy://{mariadb}/?ssl_ca={ca}&ssl_check_hostname=false")
