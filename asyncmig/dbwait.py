@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .errors import DatabaseUnreachable
+from .errors import AsyncmigError, DatabaseUnreachable
 
 T = TypeVar("T")
 
@@ -28,6 +29,12 @@ _RETRY_TEXT = re.compile(
     re.IGNORECASE,
 )
 _FATAL_TEXT = re.compile(r"password authentication failed|access denied|authentication", re.I)
+# The server answered the SSL request with "no": asyncpg, libpq, then a TLS handshake
+# against a plain-text server (asyncmy starts TLS without asking).
+_NO_SSL_PG = re.compile(r"rejected SSL upgrade|server does not support SSL", re.I)
+_NO_SSL_TLS = re.compile(r"WRONG_VERSION_NUMBER", re.I)
+_BAD_CERT = re.compile(r"certificate verify failed|does not match host name", re.I)
+_CLIENT_SSL = re.compile(r"root certificate file|could not (open|load|read) (certificate|private)")
 _CLASS_PREFIX = re.compile(r"^(<class '[^']+'>: )+")
 
 
@@ -58,8 +65,29 @@ def first_line(exc: BaseException) -> str:
     return line or type(source).__name__
 
 
+def _ssl_failure(exc: BaseException) -> str | None:
+    """The reason, if connecting failed on SSL: the URL asks for what the server lacks."""
+    for item in _chain(exc):
+        text = first_line(item)
+        if _NO_SSL_PG.search(text):
+            return "the server does not support SSL (sslmode=require or stricter in the URL)"
+        if _NO_SSL_TLS.search(text):
+            return "the server does not support SSL (the URL requires SSL)"
+        if type(item).__name__ == "ClientConfigurationError" or _CLIENT_SSL.search(text):
+            return text  # asyncpg's and libpq's own SSL files (~/.postgresql/root.crt)
+        if isinstance(item, ssl.SSLCertVerificationError) or _BAD_CERT.search(text):
+            return f"the server's SSL certificate was not accepted: {text}"
+    return None
+
+
 def classify(exc: BaseException) -> tuple[bool, str]:
-    """(can a retry heal it?, a short reason) for an error raised while connecting."""
+    """(can a retry heal it?, a short reason) for an error raised while connecting.
+
+    SSL refusals are permanent: a server without SSL does not grow it while we wait.
+    """
+    ssl_reason = _ssl_failure(exc)
+    if ssl_reason is not None:
+        return False, ssl_reason
     for item in _chain(exc):
         state = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
         if state in _FATAL_SQLSTATE:
@@ -98,6 +126,8 @@ def connect_with_retry(
     while True:
         try:
             return connect()
+        except AsyncmigError:
+            raise  # a refused URL parameter (exit 2) is not a connection failure
         except Exception as exc:
             retryable, reason = classify(exc)
             remaining = deadline - time.monotonic()
