@@ -58,11 +58,13 @@ class UrlReader:
         return self._seen[raw]
 
     def _normalize(self, raw: str) -> str:
+        from .connparams import describe_connect_params
         from .urls import normalize_url, parse_url, render_url, url_secrets
 
         self._secrets.update(url_secrets(raw))
         original = parse_url(raw)
         url = normalize_url(original)
+        describe_connect_params(url)  # a parameter the driver cannot honour: exit 2 now
         if original.drivername != url.drivername and "+" in original.drivername:
             self._notice(f"{original.drivername} is a synchronous driver; using {url.drivername}")
         return render_url(url)

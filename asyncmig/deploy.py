@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from . import locks
+from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
 from .events import Events
 from .results import Step
@@ -116,6 +117,13 @@ class Run:
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        if dialect.name == "postgresql":
+            # Our sessions are recognisable in pg_stat_activity (and in a lock holder's
+            # description) unless the URL names the application itself.
+            cparams.setdefault("fallback_application_name", "asyncmig")
+        translated = translate_connect_params(dialect.name, dialect.driver, cparams)
+        cparams.clear()
+        cparams.update(translated)
         return connect_with_retry(
             lambda: dialect.connect(*cargs, **cparams),
             # Reading back after the run is worth one try, not another wait.
