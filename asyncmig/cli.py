@@ -601,18 +601,29 @@ def ensure_version_cmd(ctx: typer.Context, sql: SqlOpt = False) -> None:
 
 
 @app.command("show-config")
-def show_config_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Show the resolved sqlalchemy.* keys as the engine gets them, and their sources."""
+def show_config_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 2 when a sqlalchemy.* key is unusable.")
+    ] = False,
+) -> None:
+    """Show every sqlalchemy.* key's verdict (used, overridden, dropped, unusable) and source."""
+    from .engineargs import check_engine_keys, settings_verdicts
     from .showconfig import describe, render
 
     settings = _settings(ctx)
-    settings.require_url()
-    report = describe(settings)
+    verdicts = settings_verdicts(settings)
+    report = describe(settings, verdicts)
     printer = _printer(ctx, json_out)
     if json_out:
         printer.json(report)
     else:
         render(printer, report)
+    for line in report["warnings"]:
+        printer.warning(line)
+    if check:
+        check_engine_keys(verdicts)
 
 
 @app.command("status")
