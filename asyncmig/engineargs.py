@@ -37,21 +37,15 @@ Status = Literal["used", "overridden", "dropped", "unusable"]
 #: The pool every migration engine gets (asyncmig's env.py and Alembic's templates pass it).
 POOLCLASS = "NullPool"
 
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 #: Arguments ``create_engine`` / ``create_async_engine`` pop by name before the class stages.
-_CREATE_ENGINE_OWN = frozenset(
-    {
-        "connect_args",
-        "creator",
-        "async_creator",
-        "enable_from_linting",
-        "future",
-        "module",
-        "plugins",
-        "pool",
-        "poolclass",
-        "strategy",
-        "empty_in_strategy",
-    }
+_CREATE_ENGINE_OWN = _names(
+    "connect_args creator async_creator enable_from_linting future module plugins pool "
+    "poolclass strategy empty_in_strategy"
 )
 
 #: ``create_engine`` computes these itself; a value from a config can only break it.
@@ -69,64 +63,26 @@ _OBJECTS = {
     "plugins": "a list of plugin names (or name them in the URL: ?plugin=NAME)",
 }
 
-_BOOLS = frozenset(
-    {
-        # create_engine, the pool and Engine
-        "enable_from_linting",
-        "hide_parameters",
-        "pool_pre_ping",
-        "pool_use_lifo",
-        # DefaultDialect
-        "implicit_returning",
-        "server_side_cursors",
-        "skip_autocommit_rollback",
-        "supports_native_boolean",
-        "use_insertmanyvalues",
-        # dialects asyncmig runs on, and the other async ones SQLAlchemy ships
-        "native_inet_types",
-        "use_native_hstore",
-        "native_datetime",
-        "is_mariadb",
-        "auto_convert_lobs",
-        "coerce_to_decimal",
-        "enable_offset_fetch",
-        "optimize_limits",
-        "use_ansi",
-        "use_binds_for_limits",
-        "use_nchar_for_unicode",
-        "deprecate_large_types",
-        "fast_executemany",
-        "ignore_no_transaction_on_rollback",
-        "supports_comments",
-        "use_scope_identity",
-        "use_setinputsizes",
-    }
+#: The kinds of the arguments SQLAlchemy does not coerce itself, for create_engine, the
+#: pools, Engine, DefaultDialect and the async dialects SQLAlchemy ships (a test checks
+#: that every argument they accept has one).
+_BOOLS = _names(
+    "enable_from_linting hide_parameters pool_pre_ping pool_use_lifo implicit_returning "
+    "server_side_cursors skip_autocommit_rollback supports_native_boolean use_insertmanyvalues "
+    "native_inet_types use_native_hstore native_datetime is_mariadb auto_convert_lobs "
+    "coerce_to_decimal enable_offset_fetch optimize_limits use_ansi use_binds_for_limits "
+    "use_nchar_for_unicode deprecate_large_types fast_executemany "
+    "ignore_no_transaction_on_rollback supports_comments use_scope_identity "
+    "use_setinputsizes"
 )
-_INTS = frozenset(
-    {
-        "query_cache_size",
-        "label_length",
-        "max_identifier_length",
-        "insertmanyvalues_page_size",
-        "pool_recycle",
-        "pool_size",
-        "max_overflow",
-        "pool_timeout",
-        "arraysize",
-        "query_timeout",
-    }
+_INTS = _names(
+    "query_cache_size label_length max_identifier_length insertmanyvalues_page_size "
+    "pool_recycle pool_size max_overflow pool_timeout arraysize query_timeout"
 )
 _DICTS = frozenset({"connect_args", "execution_options"})
 #: Text the engine takes as it is (SQLAlchemy or the driver checks it on connect).
-_TEXTS = frozenset(
-    {
-        "isolation_level",
-        "logging_name",
-        "pool_logging_name",
-        "client_encoding",
-        "encoding_errors",
-        "schema_name",
-    }
+_TEXTS = _names(
+    "isolation_level logging_name pool_logging_name client_encoding encoding_errors schema_name"
 )
 _CHOICES = {
     "pool_reset_on_return": ("rollback", "commit", "none"),
@@ -250,7 +206,7 @@ class _Unusable(ValueError):
     """A value the engine cannot take; the message is the verdict's reason."""
 
 
-def _as_bool(text: Any) -> bool:
+def _as_bool(text: str) -> bool:
     from sqlalchemy.util import asbool
 
     try:
@@ -259,26 +215,23 @@ def _as_bool(text: Any) -> bool:
         raise _Unusable(f"not a valid boolean: {text!r} (use true or false)") from None
 
 
-def _as_int(text: Any) -> int:
+def _as_int(text: str) -> int:
     try:
         return int(text)
     except (TypeError, ValueError):
         raise _Unusable(f"not a valid integer: {text!r}") from None
 
 
-def _as_dict(text: Any) -> dict[str, Any]:
+def _as_dict(text: str) -> dict[str, Any]:
     """JSON, else a Python literal; never quotes the text (it may hold a password)."""
     example = 'use JSON or a Python dict literal, e.g. {"timeout": 3}'
-    if isinstance(text, dict):
-        value: Any = text
-    else:
+    try:
+        value = json.loads(text)
+    except ValueError:
         try:
-            value = json.loads(text)
-        except ValueError:
-            try:
-                value = ast.literal_eval(text.strip())
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                raise _Unusable(f"not a valid dict: {example}") from None
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise _Unusable(f"not a valid dict: {example}") from None
     if not isinstance(value, dict):
         raise _Unusable(f"not a valid dict: the value is a {type(value).__name__}; {example}")
     if not all(isinstance(k, str) for k in value):
@@ -292,7 +245,6 @@ def _coerce(arg: str, text: str, args: EngineArguments) -> tuple[Any, bool]:
     from sqlalchemy import util
 
     coerced = True
-
     if arg in _OBJECTS:
         raise _Unusable(
             f"not settable from a config: {arg} needs {_OBJECTS[arg]}; pass it in env.py"
@@ -363,7 +315,7 @@ def _verdict(setting: Setting, args: EngineArguments, secrets: Sequence[str]) ->
             engine_arg=arg,
             source=setting.source,
             status=status,
-            value=_mask(value, secrets),
+            value=MASK if _SECRET_NAME.search(arg) and value else _mask(value, secrets),
             reason=reason,
             suggestion=suggestion,
             section_value=section_value,

@@ -243,6 +243,9 @@ def test_secrets_are_masked_in_value_not_in_the_section() -> None:
     assert found[0].value == "postgresql+asyncpg://u:***@h/db"
     assert found[1].value == {"password": "***", "ssl": "require"}
     assert "hunter22" not in repr(found)
+    typo = verdicts("postgresql+asyncpg://u@h/db", password="hunter22")[1]
+    assert (typo.status, typo.value) == ("unusable", "***")
+    assert "hunter22" not in typo.problem()
     assert engine_section(found) == {
         "sqlalchemy.url": "postgresql+asyncpg://u:topsecret@h/db",
         "sqlalchemy.connect_args": {"password": "hunter22", "ssl": "require"},
