@@ -10,52 +10,79 @@ from typing import Any, TextIO, overload
 from alembic import util
 from alembic.config import Config
 
-from .errors import ConfigError
-from .settings import URL_KEY, Settings
+from .settings import PREFIX, URL_KEY, Setting, Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
-class UrlReader:
-    """Hands env.py every ``sqlalchemy.url`` it reads in the async form the engine needs.
+class SectionReader:
+    """Hands env.py each engine section it reads as the engine needs it.
 
-    Any section counts (Alembic's ``multidb`` template keeps one URL per engine
-    section), so a sync driver or a ``postgres://`` URL is moved to its async
-    counterpart wherever env.py finds it. A URL is demanded only when env.py
-    reads one: a missing one is remembered, and reported if the run then fails.
+    * ``sqlalchemy.url``, in any section (Alembic's ``multidb`` template keeps one per
+      engine), in its async form: a sync driver or ``postgres://`` is moved to its
+      async counterpart with a notice, and URL parameters the driver cannot honour
+      are refused (exit 2) before anything connects;
+    * the other ``sqlalchemy.*`` keys checked and coerced
+      (:mod:`asyncmig.engineargs`): an unusable key is exit 2 naming it and its source,
+      ``connect_args`` arrives as a dict, keys NullPool cannot take are left out.
+
+    A URL is demanded only when env.py reads one: a missing one is remembered, and
+    reported if the run then fails.
     """
 
     def __init__(
-        self,
-        *,
-        notice: Callable[[str], None],
-        secrets: set[str],
-        default_section: str,
-        url_error: ConfigError | None = None,
-        url_notice: str | None = None,
+        self, settings: Settings, *, notice: Callable[[str], None], secrets: set[str]
     ) -> None:
+        self._settings = settings
         self._notice = notice
         #: Said on the first read of the default section's URL (resolved before the run).
-        self._url_notice = url_notice
+        self._url_notice = settings.url_notice
         self._secrets = secrets
-        self._default_section = default_section
-        self._url_error = url_error
-        self._seen: dict[str, str] = {}
+        self._urls: dict[str, str] = {}
+        self._sections: dict[str, dict[str, Any]] = {}
         #: Sections whose URL env.py asked for and did not find.
         self.missing: list[str] = []
 
-    def read(self, section: str, raw: str | None) -> str | None:
+    def url(self, section: str, raw: str | None) -> str | None:
+        """The URL env.py gets for ``raw`` read from ``section``."""
+        default = section == self._settings.section
         if raw is None or not raw.strip():
-            if section == self._default_section and self._url_error is not None:
-                raise self._url_error
+            if default and self._settings.url_error is not None:
+                raise self._settings.url_error
             self.missing.append(section)
             return raw
-        if section == self._default_section and self._url_notice is not None:
+        if default and self._url_notice is not None:
             self._notice(self._url_notice)
             self._url_notice = None
-        if raw not in self._seen:
-            self._seen[raw] = self._normalize(raw)
-        return self._seen[raw]
+        if raw not in self._urls:
+            self._urls[raw] = self._normalize(raw)
+        return self._urls[raw]
+
+    def section(self, name: str, values: Mapping[str, str]) -> dict[str, Any]:
+        """The section env.py gets: URL normalised, engine keys checked and coerced."""
+        if name not in self._sections:
+            self._sections[name] = self._engine_section(name, values)
+        return self._sections[name]
+
+    def _engine_section(self, name: str, values: Mapping[str, str]) -> dict[str, Any]:
+        from sqlalchemy.engine import make_url
+
+        from .engineargs import check_engine_keys, engine_key_verdicts, engine_section
+
+        url = self.url(name, values.get(URL_KEY))
+        if url is None:
+            return dict(values)
+        settings = self._settings
+        if name == settings.section:
+            keys = [*settings.sqlalchemy.values(), *settings.dropped]
+        else:
+            label = f"{settings.config_file.name if settings.config_file else 'config'}:[{name}]"
+            keys = [Setting(k, v, label) for k, v in values.items() if k.startswith(PREFIX)]
+        keys = [k if k.key != URL_KEY else Setting(URL_KEY, url, k.source) for k in keys]
+        verdicts = engine_key_verdicts(keys, make_url(url), secrets=tuple(self._secrets))
+        check_engine_keys(verdicts)
+        plain = {k: v for k, v in values.items() if not k.startswith(PREFIX)}
+        return {**plain, **engine_section(verdicts)}
 
     def _normalize(self, raw: str) -> str:
         from .connparams import describe_connect_params
@@ -73,7 +100,7 @@ class UrlReader:
 class AsyncmigConfig(Config):
     """Alembic's Config: asyncmig's templates beside Alembic's, async URLs for env.py."""
 
-    _url_reader: UrlReader | None = None
+    _sections: SectionReader | None = None
 
     def get_template_directory(self) -> str:
         name = self.attributes.get("asyncmig.template")
@@ -104,17 +131,15 @@ class AsyncmigConfig(Config):
         self, name: str, default: Mapping[str, str] | None = None
     ) -> Mapping[str, str] | None:
         section = super().get_section(name, default)
-        reader = self._url_reader
-        # A section without a URL is a URL request only if it is the one env.py reads for
-        # its engine (Alembic itself reads other sections, such as [post_write_hooks]).
+        reader = self._sections
+        # A section without a URL is an engine section only if it is the one env.py reads
+        # for its engine (Alembic itself reads others, such as [post_write_hooks]).
         if (
             reader is not None
             and section is not None
             and (URL_KEY in section or name == self.config_ini_section)
         ):
-            url = reader.read(name, section.get(URL_KEY))
-            if url is not None:
-                section = {**section, URL_KEY: url}
+            return reader.section(name, section)
         return section
 
     @overload
@@ -127,8 +152,8 @@ class AsyncmigConfig(Config):
 
     def get_section_option(self, section: str, name: str, default: str | None = None) -> str | None:
         value = super().get_section_option(section, name, default)
-        if name == URL_KEY and self._url_reader is not None:
-            return self._url_reader.read(section, value)
+        if name == URL_KEY and self._sections is not None:
+            return self._sections.url(section, value)
         return value
 
 
@@ -137,7 +162,7 @@ def build_config(
     *,
     stdout: TextIO,
     cmd_opts: Namespace | None = None,
-    urls: UrlReader | None = None,
+    sections: SectionReader | None = None,
     output_buffer: TextIO | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> AsyncmigConfig:
@@ -146,7 +171,7 @@ def build_config(
     Values are escaped for configparser (``%`` becomes ``%%``), so a URL-encoded
     password reaches ``env.py`` untouched; keys NullPool rejects are removed.
     ``cmd_opts`` is what env.py sees as ``config.cmd_opts`` (see
-    :func:`asyncmig.cmdopts.alembic_namespace`); ``urls`` reads URLs for env.py.
+    :func:`asyncmig.cmdopts.alembic_namespace`); ``sections`` what env.py reads.
     """
     if cmd_opts is None:
         cmd_opts = Namespace(
@@ -154,13 +179,8 @@ def build_config(
             name=settings.section,
             x=list(settings.x_args) or None,
         )
-    if urls is None:
-        urls = UrlReader(
-            notice=lambda message: None,
-            secrets=set(),
-            default_section=settings.section,
-            url_error=settings.url_error,
-        )
+    if sections is None:
+        sections = SectionReader(settings, notice=lambda message: None, secrets=set())
     cfg = AsyncmigConfig(
         file_=settings.config_file,
         toml_file=settings.toml_file,
@@ -178,7 +198,7 @@ def build_config(
             cfg.file_config.remove_option(section, URL_KEY)
     for key, value in settings.engine_options.items():
         cfg.set_section_option(section, key, value.replace("%", "%%"))
-    cfg._url_reader = urls
+    cfg._sections = sections
     return cfg
 
 

@@ -41,8 +41,9 @@ class CliState:
     quiet: bool = False
     traceback: bool = False
     secrets: set[str] = field(default_factory=set)
-    #: The command was given --json: a failure is reported as a JSON document too.
-    json: bool = False
+    #: The command was given --json and has not written its document yet: a failure
+    #: writes one (with an ``error`` object), so stdout always holds one JSON document.
+    json_owed: bool = False
 
 
 class AsyncmigGroup(TyperGroup):
@@ -88,17 +89,22 @@ def _fail(exc: BaseException, command: str, state: CliState | None) -> NoReturn:
         import traceback
 
         sys.stderr.write("".join(traceback.format_exception(exc)))
-    if state is not None and state.json:
+    if state is not None and state.json_owed:
         data = error.result.to_json() if error.result is not None else {}
-        data["error"] = {
-            "code": error.code,
-            "exit_code": int(error.exit_code),
-            "message": str(error),
-            "revision": error.revision,
-        }
+        data["error"] = error_json(error)
         printer.json(data)
     printer.error(str(error))
     raise typer.Exit(int(error.exit_code))
+
+
+def error_json(error: AsyncmigError) -> dict[str, Any]:
+    """The ``error`` object of a JSON document written for a failure."""
+    return {
+        "code": error.code,
+        "exit_code": int(error.exit_code),
+        "message": str(error),
+        "revision": error.revision,
+    }
 
 
 def _version(value: bool) -> None:
@@ -203,7 +209,7 @@ TagOpt = Annotated[
 
 def _json_mode(ctx: typer.Context, value: bool) -> bool:
     if value and isinstance(ctx.obj, CliState):
-        ctx.obj.json = True
+        ctx.obj.json_owed = True
     return value
 
 
@@ -621,18 +627,38 @@ def ensure_version_cmd(ctx: typer.Context, sql: SqlOpt = False) -> None:
 
 
 @app.command("show-config")
-def show_config_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Show the resolved sqlalchemy.* keys as the engine gets them, and their sources."""
+def show_config_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 2 when a sqlalchemy.* key is unusable.")
+    ] = False,
+) -> None:
+    """Show every sqlalchemy.* key's verdict (used, overridden, dropped, unusable) and source."""
+    from .engineargs import check_engine_keys, settings_verdicts
     from .showconfig import describe, render
 
     settings = _settings(ctx)
-    settings.require_url()
-    report = describe(settings)
+    verdicts = settings_verdicts(settings)
+    report = describe(settings, verdicts)
+    problem: AsyncmigError | None = None
+    if check:
+        try:
+            check_engine_keys(verdicts)
+        except AsyncmigError as exc:
+            problem = exc
     printer = _printer(ctx, json_out)
     if json_out:
+        if problem is not None:
+            report["error"] = error_json(problem)
         printer.json(report)
+        _state(ctx).json_owed = False
     else:
         render(printer, report)
+    for line in report["warnings"]:
+        printer.warning(line)
+    if problem is not None:
+        raise problem
 
 
 @app.command("status")

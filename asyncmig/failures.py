@@ -171,12 +171,6 @@ def translate(
         return ConfigError(f"the {module} driver is not installed: {_DRIVER_EXTRAS[module]}")
     if isinstance(exc, NoSuchModuleError):
         return ConfigError(first_line(exc))
-    if isinstance(exc, KeyError) and exc.args == ("formatters",):
-        return ConfigError(
-            "env.py calls logging's fileConfig() but the config file has no [loggers], "
-            "[handlers] and [formatters] sections: add them (see alembic.ini.example) "
-            "or drop the fileConfig() call"
-        )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         lost = (
             f"lost the database connection during {where}"

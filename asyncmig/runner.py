@@ -25,7 +25,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from . import bridge, hooks
-from .alembic_config import AsyncmigConfig, UrlReader, build_config
+from .alembic_config import AsyncmigConfig, SectionReader, build_config
 from .cmdopts import alembic_namespace
 from .deploy import Run, RunConfig
 from .errors import AsyncmigError, ConfigError, RolledBack
@@ -94,13 +94,7 @@ def _execute(
         ),
         external=rt.connection,
     )
-    urls = UrlReader(
-        notice=rt.events.notice,
-        secrets=rt.secrets,
-        default_section=settings.section,
-        url_error=settings.url_error,
-        url_notice=settings.url_notice,
-    )
+    sections = SectionReader(settings, notice=rt.events.notice, secrets=rt.secrets)
     config = build_config(
         settings,
         stdout=rt.stdout,
@@ -115,7 +109,7 @@ def _execute(
             quiet=rt.quiet,
             raiseerr=rt.raiseerr,
         ),
-        urls=urls,
+        sections=sections,
     )
 
     def body() -> T:
@@ -133,18 +127,31 @@ def _execute(
         except BaseException as exc:
             if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
                 raise  # a cancellation is the caller's, not a failure of the run
-            error = translate(
+            error = _logging_problem(exc, settings) or translate(
                 exc,
                 command=name,
                 failing_step=run.failing_step,
                 dialect=run.current.dialect if run.current is not None else None,
-                missing_url=urls.missing,
+                missing_url=sections.missing,
             )
             error.run = run  # type: ignore[attr-defined]
             step = run.failing_step
             if error.revision is None and step is not None:
                 error.revision = getattr(getattr(step, "revision", None), "revision", None)
             raise error from exc
+
+
+def _logging_problem(exc: BaseException, settings: Settings) -> ConfigError | None:
+    """env.py's ``fileConfig()`` failed on a config file without logging sections."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "logging.config":
+            from .showconfig import logging_sections_problem
+
+            line = logging_sections_problem(settings.config_file)
+            return ConfigError(line) if line else None
+        tb = tb.tb_next
+    return None
 
 
 def _databases(run: Run) -> tuple[DatabaseResult, ...]:

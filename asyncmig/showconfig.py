@@ -1,85 +1,179 @@
-"""``show-config``: the engine's keyword arguments as the engine will receive them.
+"""``show-config``: every key's verdict, as the engine and Alembic will take it.
 
-Coercion is SQLAlchemy's own (``Dialect.engine_config_types``, what
-``engine_from_config`` applies), plus the boolean and integer engine arguments
-it leaves as strings. Loading the dialect class imports no DB driver.
+The engine part is :mod:`asyncmig.engineargs` (loading the dialect class imports
+no DB driver). The rest are config problems Alembic reports late or not at all:
+keys Alembic renamed, and an ini file without the logging sections that env.py's
+``fileConfig(config.config_file_name)`` needs.
 """
 
 from __future__ import annotations
 
+import configparser
+import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .settings import PREFIX, URL_KEY, Settings
-from .urls import mask_text, mask_url
+from .engineargs import POOLCLASS, settings_verdicts
+from .settings import Setting, Settings
 
 if TYPE_CHECKING:
+    from .engineargs import KeyVerdict
     from .output import Printer
 
-_BOOL_ARGS = frozenset(
-    {
-        "pool_pre_ping",
-        "pool_use_lifo",
-        "hide_parameters",
-        "implicit_returning",
-        "enable_from_linting",
-        "future",
-        "use_insertmanyvalues",
-    }
-)
-_INT_ARGS = frozenset(
-    {
-        "pool_recycle",
-        "query_cache_size",
-        "max_identifier_length",
-        "label_length",
-        "insertmanyvalues_page_size",
-        "pool_size",
-        "max_overflow",
-        "pool_timeout",
-    }
+#: Alembic keys renamed in Alembic 1.x: old name -> (new name, the release that renamed it).
+RENAMED_ALEMBIC_KEYS = {"version_path_separator": ("path_separator", "1.16")}
+
+_FILECONFIG_CALL = re.compile(r"^[^#\n]*\bfileConfig\s*\(", re.MULTILINE)
+_FIX_LOGGING = (
+    "which env.py's logging.config.fileConfig(config.config_file_name) needs: copy the "
+    "logging sections that 'alembic init' writes, or remove that call from env.py"
 )
 
 
-def _coerce(types: dict[str, Any], arg: str, value: str) -> Any:
-    from sqlalchemy.util import asbool, asint
-
-    if arg in types:
-        return types[arg](value)
-    if arg in _BOOL_ARGS:
-        return asbool(value)
-    if arg in _INT_ARGS:
-        return asint(value)
-    return value
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """The JSON report: ``engine`` is exactly what ``async_engine_from_config`` receives."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.require_url())
-    types = dict(url.get_dialect().engine_config_types)
-
-    def entry(setting: Any) -> dict[str, Any]:
-        arg = setting.key[len(PREFIX) :]
-        if setting.key == URL_KEY:
-            value: Any = mask_url(url)
+def alembic_key_warnings(alembic: Mapping[str, Setting]) -> list[str]:
+    """One line per renamed Alembic key in use, naming its replacement."""
+    lines = []
+    for old, (new, release) in RENAMED_ALEMBIC_KEYS.items():
+        setting = alembic.get(old)
+        if setting is None:
+            continue
+        if new in alembic:
+            lines.append(
+                f"{old} from {setting.source} is ignored: {new} is set "
+                f"(Alembic {release} renamed {old} to {new}); remove {old}"
+            )
         else:
-            value = _coerce(types, arg, mask_text(setting.value, settings.secrets))
-        return {"key": setting.key, "engine_arg": arg, "value": value, "source": setting.source}
+            lines.append(
+                f"{old} from {setting.source} is deprecated since Alembic {release}: "
+                f"rename it {new} (which also splits prepend_sys_path)"
+            )
+    return lines
 
-    keys = [entry(s) for s in settings.sqlalchemy.values()]
-    engine = {item["engine_arg"]: item["value"] for item in keys}
-    engine["poolclass"] = "NullPool"
+
+def logging_sections_problem(ini_path: Path | None) -> str | None:
+    """Why ``logging.config.fileConfig(ini_path)`` would fail, in one line; None if it would not.
+
+    Checks what fileConfig reads, in its order: ``[formatters]``, ``[handlers]``,
+    ``[loggers]`` and the ``formatter_*``/``handler_*``/``logger_*`` sections they list.
+    """
+    if ini_path is None:
+        return None
+    name = ini_path.name
+    if not ini_path.is_file():
+        return f"{name} does not exist, {_FIX_LOGGING}"
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(ini_path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None  # reported elsewhere, with the file's own error
+    problem = _first_logging_problem(parser)
+    return f"{name} {problem}, {_FIX_LOGGING}" if problem else None
+
+
+def _names(parser: configparser.ConfigParser, section: str, option: str) -> list[str]:
+    text = parser.get(section, option, raw=True, fallback="")
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _first_logging_problem(parser: configparser.ConfigParser) -> str | None:
+    missing = [s for s in ("loggers", "handlers", "formatters") if not parser.has_section(s)]
+    if missing:
+        listed = [f"[{s}]" for s in missing]
+        if len(listed) > 1:
+            listed[-2:] = [f"{listed[-2]} or {listed[-1]}"]
+        return f"has no {', '.join(listed)} section"
+    for section in ("formatters", "handlers", "loggers"):
+        if not parser.has_option(section, "keys"):
+            return f"has no keys option in [{section}]"
+    formatters = _names(parser, "formatters", "keys")
+    for formatter in formatters:
+        if not parser.has_section(f"formatter_{formatter}"):
+            return f"has no [formatter_{formatter}] section"
+    handlers = _names(parser, "handlers", "keys")
+    for handler in handlers:
+        section = f"handler_{handler}"
+        if not parser.has_section(section):
+            return f"has no [{section}] section"
+        if not parser.has_option(section, "class"):
+            return f"has no class option in [{section}]"
+        formatter = parser.get(section, "formatter", raw=True, fallback="").strip()
+        if formatter and formatter not in formatters:
+            return f"names formatter {formatter!r} in [{section}] but not in [formatters] keys"
+    loggers = _names(parser, "loggers", "keys")
+    if "root" not in loggers:
+        return "does not list root in [loggers] keys"
+    for logger in loggers:
+        section = f"logger_{logger}"
+        if not parser.has_section(section):
+            return f"has no [{section}] section"
+        options = ("handlers",) if logger == "root" else ("qualname", "handlers")
+        for option in options:
+            if not parser.has_option(section, option):
+                return f"has no {option} option in [{section}]"
+        for handler in _names(parser, section, "handlers"):
+            if handler not in handlers:
+                return f"names handler {handler!r} in [{section}] but not in [handlers] keys"
+    return None
+
+
+def env_py_path(script_location: str, cwd: Path | None = None) -> Path | None:
+    """``env.py`` of a script location (a directory, or Alembic's ``package:dir`` form)."""
+    location = Path(script_location)
+    if not location.is_absolute() and ":" in script_location:
+        try:
+            from alembic.util.pyfiles import coerce_resource_to_filename
+
+            location = Path(coerce_resource_to_filename(script_location))
+        except Exception:  # an unimportable package: Alembic reports it when it runs
+            return None
+    elif not location.is_absolute():
+        location = (cwd or Path.cwd()) / location
+    path = location / "env.py"
+    return path if path.is_file() else None
+
+
+def env_py_calls_fileconfig(env_py: Path) -> bool:
+    """Whether env.py's source calls ``fileConfig(...)`` outside a comment (a text check)."""
+    try:
+        return bool(_FILECONFIG_CALL.search(env_py.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Renamed Alembic keys, and logging sections env.py needs that the ini file lacks."""
+    lines = alembic_key_warnings(settings.alembic)
+    location = settings.alembic.get("script_location")
+    env_py = env_py_path(location.value) if location else None
+    if env_py is not None and settings.config_file is not None and env_py_calls_fileconfig(env_py):
+        problem = logging_sections_problem(settings.config_file)
+        if problem:
+            lines.append(problem)
+    return lines
+
+
+def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> dict[str, Any]:
+    """The JSON report: ``engine`` is exactly what ``async_engine_from_config`` receives."""
+    if verdicts is None:
+        verdicts = settings_verdicts(settings)
+    keys = [verdict.to_json() for verdict in verdicts]
+    engine = {v.engine_arg: v.value for v in verdicts if v.status == "used"}
+    engine["poolclass"] = POOLCLASS
+    alembic: dict[str, Any] = {}
+    for key, setting in settings.alembic.items():
+        alembic[key] = {"value": setting.value, "source": setting.source}
+        if key in RENAMED_ALEMBIC_KEYS:
+            alembic[key]["replaced_by"] = RENAMED_ALEMBIC_KEYS[key][0]
     return {
         "config_file": str(settings.config_file) if settings.config_file else None,
         "toml_file": str(settings.toml_file) if settings.toml_file else None,
         "section": settings.section,
         "engine": engine,
         "keys": keys,
-        "dropped": [{**entry(s), "reason": "not accepted by NullPool"} for s in settings.dropped],
-        "alembic": {
-            key: {"value": s.value, "source": s.source} for key, s in settings.alembic.items()
-        },
+        "dropped": [item for item in keys if item["status"] == "dropped"],
+        "alembic": alembic,
+        "warnings": config_warnings(settings),
         "asyncmig": {
             "wait_timeout": settings.wait_timeout,
             "lock_timeout": settings.lock_timeout,
@@ -89,31 +183,30 @@ def describe(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
 def render(printer: Printer, report: dict[str, Any]) -> None:
-    """The human form: one table of engine keys, one of Alembic keys."""
-    rows = [
-        (
-            item["key"],
-            item["engine_arg"],
-            repr(item["value"]) if not isinstance(item["value"], str) else item["value"],
-            item["source"],
-        )
-        for item in report["keys"]
-    ]
-    rows += [
-        (item["key"], "(dropped: NullPool)", str(item["value"]), item["source"])
-        for item in report["dropped"]
-    ]
+    """The human form: one table of engine keys with their verdicts, one of Alembic keys."""
     where = report["config_file"] or report["toml_file"]
     printer.table(
-        f"Engine (config: {where}, section [{report['section']}], poolclass=NullPool)",
-        ("key", "engine argument", "value", "source"),
-        rows,
+        f"Engine (config: {where}, section [{report['section']}], poolclass={POOLCLASS})",
+        ("key", "status", "value", "source", "reason"),
+        [
+            (key["key"], key["status"], _cell(key["value"]), key["source"], key["reason"] or "")
+            for key in report["keys"]
+        ],
     )
+    alembic = report["alembic"]
+    notes = {k: f"renamed {v['replaced_by']}" for k, v in alembic.items() if "replaced_by" in v}
     printer.table(
         "Alembic",
-        ("key", "value", "source"),
-        [(key, item["value"], item["source"]) for key, item in report["alembic"].items()],
+        ("key", "value", "source", "note") if notes else ("key", "value", "source"),
+        [
+            (key, item["value"], item["source"], *((notes.get(key, ""),) if notes else ()))
+            for key, item in alembic.items()
+        ],
     )
     timeouts = report["asyncmig"]
     printer.table(

@@ -117,6 +117,9 @@ def test_engine_key_from_file(cli: Cli, project: Project) -> None:
         "engine_arg": "echo",
         "value": False,
         "source": "alembic.ini:[alembic]",
+        "status": "used",
+        "reason": None,
+        "suggestion": None,
     }
 
 
@@ -142,6 +145,9 @@ def test_env_key_name_is_lowercased_after_the_prefix(cli: Cli, project: Project)
         "engine_arg": "pool_pre_ping",
         "value": True,
         "source": "env ASYNCMIG_SQLALCHEMY_POOL_PRE_PING",
+        "status": "used",
+        "reason": None,
+        "suggestion": None,
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Project
+from conftest import Project, make_project
 from typer.testing import Result
 
 Cli = Callable[..., Result]
@@ -38,6 +38,15 @@ def rows(text: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
 
 
+def key(name: str, arg: str, value: Any, source: str, status: str = "used", **kw: Any) -> dict:
+    """One ``keys[]`` member of the JSON report."""
+    item = {"key": name, "engine_arg": arg, "value": value, "source": source, "status": status}
+    return {**item, "reason": kw.get("reason"), "suggestion": kw.get("suggestion")}
+
+
+INI = "alembic.ini:[alembic]"
+
+
 def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
     add_ini(project, *ENGINE_KEYS)
     result = cli(
@@ -51,6 +60,14 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
     assert result.stderr == ""
     report: dict[str, Any] = json.loads(result.stdout)
     masked = "postgresql+asyncpg://app:***@db.internal:5433/app"
+    dropped = key(
+        "sqlalchemy.pool_size",
+        "pool_size",
+        5,
+        INI,
+        "dropped",
+        reason="NullPool takes no pool_size argument",
+    )
     assert report == {
         "config_file": str(tmp_path / "alembic.ini"),
         "toml_file": None,
@@ -60,60 +77,26 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
             "echo": True,
             "pool_pre_ping": True,
             "pool_recycle": 3600,
-            "connect_args": "{}",
+            "connect_args": {},
             "echo_pool": "debug",
             "poolclass": "NullPool",
         },
         "keys": [
-            {"key": "sqlalchemy.url", "engine_arg": "url", "value": masked, "source": "--url"},
-            {
-                "key": "sqlalchemy.echo",
-                "engine_arg": "echo",
-                "value": True,
-                "source": "alembic.ini:[alembic]",
-            },
-            {
-                "key": "sqlalchemy.pool_pre_ping",
-                "engine_arg": "pool_pre_ping",
-                "value": True,
-                "source": "alembic.ini:[alembic]",
-            },
-            {
-                "key": "sqlalchemy.pool_recycle",
-                "engine_arg": "pool_recycle",
-                "value": 3600,
-                "source": "alembic.ini:[alembic]",
-            },
-            {
-                "key": "sqlalchemy.connect_args",
-                "engine_arg": "connect_args",
-                "value": "{}",
-                "source": "alembic.ini:[alembic]",
-            },
-            {
-                "key": "sqlalchemy.echo_pool",
-                "engine_arg": "echo_pool",
-                "value": "debug",
-                "source": "env ASYNCMIG_SQLALCHEMY_ECHO_POOL",
-            },
+            key("sqlalchemy.url", "url", masked, "--url"),
+            key("sqlalchemy.echo", "echo", True, INI),
+            key("sqlalchemy.pool_pre_ping", "pool_pre_ping", True, INI),
+            key("sqlalchemy.pool_recycle", "pool_recycle", 3600, INI),
+            key("sqlalchemy.connect_args", "connect_args", {}, INI),
+            key("sqlalchemy.echo_pool", "echo_pool", "debug", "env ASYNCMIG_SQLALCHEMY_ECHO_POOL"),
+            dropped,
         ],
-        "dropped": [
-            {
-                "key": "sqlalchemy.pool_size",
-                "engine_arg": "pool_size",
-                "value": 5,
-                "source": "alembic.ini:[alembic]",
-                "reason": "not accepted by NullPool",
-            },
-        ],
+        "dropped": [dropped],
         "alembic": {
-            "script_location": {
-                "value": str(tmp_path / "migrations"),
-                "source": "alembic.ini:[alembic]",
-            },
-            "prepend_sys_path": {"value": str(tmp_path), "source": "alembic.ini:[alembic]"},
-            "path_separator": {"value": "os", "source": "alembic.ini:[alembic]"},
+            "script_location": {"value": str(tmp_path / "migrations"), "source": INI},
+            "prepend_sys_path": {"value": str(tmp_path), "source": INI},
+            "path_separator": {"value": "os", "source": INI},
         },
+        "warnings": [],
         "asyncmig": {
             "wait_timeout": 5.0,
             "lock_timeout": 300.0,
@@ -124,7 +107,7 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
 
 
 def test_engine_member_is_what_the_engine_gets(cli: Cli, project: Project) -> None:
-    """Same values as SQLAlchemy's own engine_from_config coercion, with the URL masked."""
+    """SQLAlchemy's own engine_from_config coercion, plus the bools/ints it leaves as text."""
     from sqlalchemy.engine import make_url
 
     add_ini(
@@ -157,16 +140,16 @@ def test_table(cli: Cli, project: Project, tmp_path: Path) -> None:
     assert "rootpw" not in result.output
     assert rows(result.stdout) == [
         [f"Engine (config: {tmp_path}/alembic.ini, section [alembic], poolclass=NullPool)"],
-        ["key", "engine argument", "value", "source"],
-        ["sqlalchemy.url", "url", "mysql+asyncmy://root:***@db/app", "env DATABASE_URL"],
-        ["sqlalchemy.pool_recycle", "pool_recycle", "3600", "alembic.ini:[alembic]"],
-        ["sqlalchemy.echo", "echo", "True", "--set"],
-        ["sqlalchemy.pool_size", "(dropped: NullPool)", "5", "alembic.ini:[alembic]"],
+        ["key", "status", "value", "source", "reason"],
+        ["sqlalchemy.url", "used", "mysql+asyncmy://root:***@db/app", "env DATABASE_URL"],
+        ["sqlalchemy.pool_recycle", "used", "3600", INI],
+        ["sqlalchemy.echo", "used", "True", "--set"],
+        ["sqlalchemy.pool_size", "dropped", "5", INI, "NullPool takes no pool_size argument"],
         ["Alembic"],
         ["key", "value", "source"],
-        ["script_location", f"{tmp_path}/migrations", "alembic.ini:[alembic]"],
-        ["prepend_sys_path", str(tmp_path), "alembic.ini:[alembic]"],
-        ["path_separator", "os", "alembic.ini:[alembic]"],
+        ["script_location", f"{tmp_path}/migrations", INI],
+        ["prepend_sys_path", str(tmp_path), INI],
+        ["path_separator", "os", INI],
         ["asyncmig"],
         ["setting", "seconds"],
         ["wait_timeout", "5"],
@@ -269,7 +252,7 @@ def test_text_via_console_script(project: Project, tmp_path: Path) -> None:
         "show-config", cwd=tmp_path, env={"DATABASE_URL": "postgres://u:pw12345@h/db"}
     )
     assert done.returncode == 0, done.stderr
-    row = ["sqlalchemy.url", "url", "postgresql+asyncpg://u:***@h/db", "env DATABASE_URL"]
+    row = ["sqlalchemy.url", "used", "postgresql+asyncpg://u:***@h/db", "env DATABASE_URL"]
     assert row in rows(done.stdout)
     assert "pw12345" not in done.stdout + done.stderr
     assert "\x1b[" not in done.stdout
@@ -277,11 +260,213 @@ def test_text_via_console_script(project: Project, tmp_path: Path) -> None:
 
 def test_json_members_are_documented(cli: Cli, project: Project) -> None:
     """docs/configuration.md has a row for every member show-config --json prints."""
-    add_ini(project, "sqlalchemy.pool_size = 5")
+    add_ini(project, "sqlalchemy.pool_size = 5", "version_path_separator = os")
     report = json.loads(cli("show-config", "--json").stdout)
     doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
-    members = [*report, *(f"keys[].{m}" for m in report["keys"][0]), *report["asyncmig"]]
+    members = [
+        *report,
+        *(f"keys[].{m}" for m in report["keys"][0]),
+        *report["asyncmig"],
+        *(m for m in report["alembic"]["version_path_separator"] if m not in ("value", "source")),
+    ]
     rows_text = "\n".join(line for line in doc.splitlines() if line.startswith("| `"))
     missing = [m for m in members if f"`{m}`" not in rows_text]
     assert missing == []
-    assert set(report["dropped"][0]) == {*report["keys"][0], "reason"}
+    assert report["dropped"] == [k for k in report["keys"] if k["status"] == "dropped"]
+
+
+# -- issue 18: a true verdict for every key ---------------------------------------------------
+TUTORIAL = """\
+[alembic]
+script_location = %(here)s/migrations
+prepend_sys_path = .
+version_path_separator = os
+sqlalchemy.url = postgresql://scott:tiger@localhost/test
+sqlalchemy.echo = True
+sqlalchemy.pool_size = 5
+sqlalchemy.poolclass = QueuePool
+"""
+DEPRECATED = (
+    "version_path_separator from alembic.ini:[alembic] is deprecated since Alembic 1.16: "
+    "rename it path_separator (which also splits prepend_sys_path)"
+)
+NO_LOGGING = (
+    "alembic.ini has no [loggers], [handlers] or [formatters] section, which env.py's "
+    "logging.config.fileConfig(config.config_file_name) needs: copy the logging sections "
+    "that 'alembic init' writes, or remove that call from env.py"
+)
+ECHOO = (
+    "sqlalchemy.echoo from alembic.ini:[alembic] is not an engine argument for "
+    "postgresql+asyncpg (did you mean sqlalchemy.echo?)"
+)
+BAD_DICT = 'not a valid dict: use JSON or a Python dict literal, e.g. {"timeout": 3}'
+
+
+def tutorial_project(tmp_path: Path, *extra: str) -> Project:
+    """Alembic's ``async`` template with the [alembic] block users copy from tutorials."""
+    proj = make_project(tmp_path, template="async")
+    proj.ini.write_text(TUTORIAL + "".join(f"{line}\n" for line in extra))
+    return proj
+
+
+def test_tutorial_example_round_trips(cli: Cli, tmp_path: Path) -> None:
+    tutorial_project(tmp_path)
+    for args in (("show-config",), ("show-config", "--check")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "tiger" not in result.output
+        assert rows(result.stdout)[:6] == [
+            [f"Engine (config: {tmp_path}/alembic.ini, section [alembic], poolclass=NullPool)"],
+            ["key", "status", "value", "source", "reason"],
+            ["sqlalchemy.url", "used", "postgresql+asyncpg://scott:***@localhost/test", INI],
+            ["sqlalchemy.echo", "used", "True", INI],
+            [
+                "sqlalchemy.poolclass",
+                "overridden",
+                "QueuePool",
+                INI,
+                "overridden by poolclass=NullPool",
+            ],
+            ["sqlalchemy.pool_size", "dropped", "5", INI, "NullPool takes no pool_size argument"],
+        ]
+        assert rows(result.stdout)[6:11] == [
+            ["Alembic"],
+            ["key", "value", "source", "note"],
+            ["script_location", f"{tmp_path}/migrations", INI],
+            ["prepend_sys_path", ".", INI],
+            ["version_path_separator", "os", INI, "renamed path_separator"],
+        ]
+        assert result.stderr == f"Warning: {DEPRECATED}\nWarning: {NO_LOGGING}\n"
+
+    result = cli("show-config", "--check", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    url = "postgresql+asyncpg://scott:***@localhost/test"
+    assert report["engine"] == {"url": url, "echo": True, "poolclass": "NullPool"}
+    assert [(k["key"], k["status"], k["value"], k["reason"]) for k in report["keys"]] == [
+        ("sqlalchemy.url", "used", url, None),
+        ("sqlalchemy.echo", "used", True, None),
+        ("sqlalchemy.poolclass", "overridden", "QueuePool", "overridden by poolclass=NullPool"),
+        ("sqlalchemy.pool_size", "dropped", 5, "NullPool takes no pool_size argument"),
+    ]
+    assert report["alembic"]["version_path_separator"] == {
+        "value": "os",
+        "source": INI,
+        "replaced_by": "path_separator",
+    }
+    assert report["warnings"] == [DEPRECATED, NO_LOGGING]
+
+
+def test_typo_is_unusable_with_a_suggestion(cli: Cli, tmp_path: Path) -> None:
+    tutorial_project(tmp_path, "sqlalchemy.echoo = true")
+    result = cli("show-config")
+    assert result.exit_code == 0, result.output
+    reason = "not an engine argument for postgresql+asyncpg (did you mean sqlalchemy.echo?)"
+    assert ["sqlalchemy.echoo", "unusable", "true", INI, reason] in rows(result.stdout)
+
+    result = cli("show-config", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (
+        key(
+            "sqlalchemy.echoo",
+            "echoo",
+            "true",
+            INI,
+            "unusable",
+            reason=reason,
+            suggestion="sqlalchemy.echo",
+        )
+        in report["keys"]
+    )
+    assert "echoo" not in report["engine"]
+
+    result = cli("show-config", "--check")
+    assert result.exit_code == 2
+    assert rows(result.stdout)[0][0].startswith("Engine (config: ")  # the report comes first
+    assert result.stderr.splitlines()[-1] == f"Error: {ECHOO}"
+    result = cli("show-config", "--check", "--json")
+    assert result.exit_code == 2
+    statuses = {k["key"]: k["status"] for k in json.loads(result.stdout)["keys"]}
+    assert statuses["sqlalchemy.echoo"] == "unusable"
+    assert result.stderr.splitlines()[-1] == f"Error: {ECHOO}"
+
+
+def test_check_names_the_source_of_the_key(cli: Cli, project: Project) -> None:
+    url = {"DATABASE_URL": "postgres://u@h/db"}
+    result = cli("show-config", "--check", env={**url, "ASYNCMIG_SQLALCHEMY_POOL_PRE_PIGN": "1"})
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: sqlalchemy.pool_pre_pign from env ASYNCMIG_SQLALCHEMY_POOL_PRE_PIGN is not an "
+        "engine argument for postgresql+asyncpg (did you mean sqlalchemy.pool_pre_ping?)\n"
+    )
+    result = cli("--set", "sqlalchemy.timeout=3", "show-config", "--check", env=url)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: sqlalchemy.timeout from --set is not an engine argument for postgresql+asyncpg "
+        "(arguments of the driver's connect() go in sqlalchemy.connect_args)\n"
+    )
+    result = cli("--set", "sqlalchemy.pool_recycle=soon", "show-config", "--check", env=url)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: sqlalchemy.pool_recycle from --set is not a valid integer: 'soon'\n"
+    )
+
+
+def test_connect_args_is_read_as_json_or_a_python_literal(cli: Cli, project: Project) -> None:
+    add_ini(
+        project,
+        'sqlalchemy.connect_args = {"timeout": 3, "password": "hunter22"}',
+        "sqlalchemy.execution_options = {'isolation_level': 'SERIALIZABLE'}",
+    )
+    result = cli("show-config", "--check", "--json")
+    assert result.exit_code == 0, result.output
+    assert "hunter22" not in result.output
+    engine = json.loads(result.stdout)["engine"]
+    assert engine["connect_args"] == {"timeout": 3, "password": "***"}
+    assert engine["execution_options"] == {"isolation_level": "SERIALIZABLE"}
+    result = cli("show-config")
+    assert "{'timeout': 3, 'password': '***'}" in result.stdout
+
+
+def test_connect_args_that_is_no_dict_is_refused(cli: Cli, project: Project) -> None:
+    add_ini(project, "sqlalchemy.connect_args = timeout=3")
+    result = cli("show-config", "--json")
+    assert result.exit_code == 0, result.output
+    item = json.loads(result.stdout)["keys"][1]
+    assert (item["status"], item["value"], item["reason"]) == ("unusable", "timeout=3", BAD_DICT)
+    result = cli("show-config", "--check")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: sqlalchemy.connect_args from {INI} is {BAD_DICT}\n"
+
+
+def test_version_path_separator_beside_path_separator_is_ignored(
+    cli: Cli, project: Project
+) -> None:
+    add_ini(project, "version_path_separator = space")
+    result = cli("show-config", "--check")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "Warning: version_path_separator from alembic.ini:[alembic] is ignored: path_separator "
+        "is set (Alembic 1.16 renamed version_path_separator to path_separator); remove "
+        "version_path_separator\n"
+    )
+
+
+def test_logging_warning_only_when_env_py_calls_fileconfig(cli: Cli, tmp_path: Path) -> None:
+    """asyncmig's env.py skips fileConfig without [formatters]; Alembic's templates call it."""
+    ours = make_project(tmp_path / "ours")
+    text = ours.ini.read_text()
+    ours.ini.write_text(text[: text.index("[loggers]")])
+    result = cli("-c", str(ours.ini), "show-config")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+    theirs = make_project(tmp_path / "theirs", template="async")
+    text = theirs.ini.read_text().replace("driver://user:pass@localhost/dbname", "sqlite://")
+    theirs.ini.write_text(text[: text.index("[post_write_hooks]")])
+    result = cli("-c", str(theirs.ini), "show-config")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"Warning: {NO_LOGGING}\n"
+    theirs.ini.write_text(text)
+    assert cli("-c", str(theirs.ini), "show-config").stderr == ""
