@@ -165,11 +165,18 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
         alembic[key] = {"value": setting.value, "source": setting.source}
         if key in RENAMED_ALEMBIC_KEYS:
             alembic[key]["replaced_by"] = RENAMED_ALEMBIC_KEYS[key][0]
+    from sqlalchemy.engine import make_url
+
+    from .connparams import describe_connect_params
+
     return {
         "config_file": str(settings.config_file) if settings.config_file else None,
         "toml_file": str(settings.toml_file) if settings.toml_file else None,
         "section": settings.section,
         "engine": engine,
+        # What the driver's connect() receives: URL parameters in the driver's own terms.
+        "connect": describe_connect_params(make_url(settings.require_url())),
+        "notes": list(settings.url_notes),
         "keys": keys,
         "dropped": [item for item in keys if item["status"] == "dropped"],
         "alembic": alembic,
@@ -198,6 +205,14 @@ def render(printer: Printer, report: dict[str, Any]) -> None:
             for key in report["keys"]
         ],
     )
+    for note in report["notes"]:
+        printer.line(f"Note: {note}")
+    if report["connect"]:
+        printer.table(
+            "Driver connect() arguments",
+            ("argument", "value"),
+            [(name, _cell(value)) for name, value in report["connect"].items()],
+        )
     alembic = report["alembic"]
     notes = {k: f"renamed {v['replaced_by']}" for k, v in alembic.items() if "replaced_by" in v}
     printer.table(
