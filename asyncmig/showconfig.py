@@ -190,6 +190,9 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
     }
 
 
+_URL_PARTS = frozenset({"host", "port", "user", "password", "database", "db", "dbname"})
+
+
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
@@ -207,11 +210,13 @@ def render(printer: Printer, report: dict[str, Any]) -> None:
     )
     for note in report["notes"]:
         printer.line(f"Note: {note}")
-    if report["connect"]:
+    # The URL's own parts are in the engine table already: show what its parameters became.
+    extra = {k: v for k, v in report["connect"].items() if k not in _URL_PARTS}
+    if extra and "?" in report["engine"].get("url", ""):
         printer.table(
-            "Driver connect() arguments",
+            "Driver connect() arguments (from URL parameters)",
             ("argument", "value"),
-            [(name, _cell(value)) for name, value in report["connect"].items()],
+            [(name, _cell(value)) for name, value in extra.items()],
         )
     alembic = report["alembic"]
     notes = {k: f"renamed {v['replaced_by']}" for k, v in alembic.items() if "replaced_by" in v}

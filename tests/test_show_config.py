@@ -72,6 +72,14 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
         "config_file": str(tmp_path / "alembic.ini"),
         "toml_file": None,
         "section": "alembic",
+        "connect": {
+            "host": "db.internal",
+            "port": 5433,
+            "user": "app",
+            "password": "***",
+            "database": "app",
+        },
+        "notes": [],
         "engine": {
             "url": masked,
             "echo": True,
