@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import locks
 from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
+from .errors import ConfigError
 from .events import Events
 from .results import Step
 from .urls import mask_url
@@ -230,7 +231,7 @@ class Run:
                 ("lock_timeout", config.pg_lock_timeout),
             ):
                 if seconds is not None:
-                    connection.execute(text(f"SET {name} = {int(seconds * 1000)}"))
+                    connection.execute(text(f"SET {name} = {round(seconds * 1000)}"))
             if began and connection.in_transaction():
                 connection.commit()
         if config.lock_timeout is None:
@@ -252,6 +253,13 @@ class Run:
         self._wrapped.add(id(env))
 
         def planned(rev: Any, context: Any) -> Any:
+            script = getattr(context, "script", None)
+            if rev and script is not None and not script.revision_map.heads:
+                locations = ", ".join(str(p) for p in script._version_locations)
+                raise ConfigError(
+                    f"the versions folder {locations} has no revisions, but the database is "
+                    f"at {', '.join(rev)}: check -c and script_location"
+                )
             steps = fn(rev, context)
             track = self.current
             if track is not None:

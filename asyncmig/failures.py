@@ -108,6 +108,23 @@ def _stopped_line(signal_name: str, where: str | None, dialect: str | None) -> s
     return f"{signal_name}: stopped during {where}; {kept or _KEPT_ON_STOP['postgresql']}"
 
 
+def _project_frame(exc: BaseException) -> str | None:
+    """``file, line N`` of the last frame outside installed packages: the project's own
+    env.py or revision file whose import failed."""
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        installed = "site-packages" in filename or filename.startswith(stdlib)
+        if not filename.startswith("<") and not installed:
+            found = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 def _missing_module(exc: BaseException) -> str | None:
     name = getattr(exc, "name", None)
     if isinstance(exc, ModuleNotFoundError) and name:
@@ -166,11 +183,21 @@ def translate(
         return ConfigError(str(exc))
     if isinstance(exc, SyntaxError) and exc.filename:
         return ConfigError(f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}")
+    if isinstance(exc, (PermissionError, IsADirectoryError)) and exc.filename:
+        # An unreadable env.py or revision file: a problem of the project, not of the database.
+        return ConfigError(f"cannot read {exc.filename}: {exc.strerror}")
     module = _missing_module(exc)
     if module in _DRIVER_EXTRAS:
         return ConfigError(f"the {module} driver is not installed: {_DRIVER_EXTRAS[module]}")
     if isinstance(exc, NoSuchModuleError):
         return ConfigError(first_line(exc))
+    if isinstance(exc, ImportError):
+        where = _project_frame(exc)
+        return ConfigError(
+            f"{where}: {type(exc).__name__}: {first_line(exc)}"
+            if where
+            else f"{type(exc).__name__}: {first_line(exc)}"
+        )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         lost = (
             f"lost the database connection during {where}"

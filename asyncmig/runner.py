@@ -113,6 +113,8 @@ def _execute(
     )
 
     def body() -> T:
+        if alembic in _READS_VERSIONS:
+            _check_versions(config)
         try:
             return call(config)
         finally:
@@ -139,6 +141,27 @@ def _execute(
             if error.revision is None and step is not None:
                 error.revision = getattr(getattr(step, "revision", None), "revision", None)
             raise error from exc
+
+
+#: Commands that compare the database with the revision files: a versions folder that is
+#: missing or unreadable would make them report "nothing to do" on an empty history.
+_READS_VERSIONS = frozenset({"upgrade", "downgrade", "stamp", "ensure_version", "current", "check"})
+
+
+def _check_versions(config: AsyncmigConfig) -> None:
+    """Refuse (exit 2, before touching the database) a versions folder that cannot be read.
+
+    Alembic walks a missing or unreadable folder as an empty one, so ``upgrade head``
+    would report success and create the version table.
+    """
+    import os
+
+    script = ScriptDirectory.from_config(config)
+    for location in script._version_locations:
+        if not os.path.isdir(location):
+            raise ConfigError(f"the versions folder {location} does not exist")
+        if not os.access(location, os.R_OK | os.X_OK):
+            raise ConfigError(f"the versions folder {location} cannot be read: permission denied")
 
 
 def _logging_problem(exc: BaseException, settings: Settings) -> ConfigError | None:

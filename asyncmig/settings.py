@@ -409,6 +409,26 @@ def _normalize_url_setting(
     return tuple(sorted(secrets | set(url_secrets(url)))), None, notice
 
 
+#: PostgreSQL keeps statement_timeout and lock_timeout as a 32-bit count of milliseconds.
+_PG_MAX_MS = 2_147_483_647
+_SERVER_DURATIONS = ("statement_timeout", "pg_lock_timeout")
+
+
+def _check_server_duration(seconds: float, label: str) -> None:
+    """A duration PostgreSQL will take as meant: 0 is "no limit", so 0 < d < 1 ms is refused."""
+    ms = seconds * 1000
+    if 0 < ms < 1:
+        raise ConfigError(
+            f"{label}: {ms:g}ms is below PostgreSQL's resolution of 1ms "
+            "(it would round to 0, which PostgreSQL reads as no limit)"
+        )
+    if ms > _PG_MAX_MS:
+        raise ConfigError(
+            f"{label}: {seconds:.0f}s is above PostgreSQL's maximum of {_PG_MAX_MS}ms "
+            "(about 24.8 days)"
+        )
+
+
 def _timeouts(
     options: Options, env: Mapping[str, tuple[str, str]], ini_keys: Mapping[str, Setting]
 ) -> dict[str, float | None]:
@@ -416,12 +436,15 @@ def _timeouts(
     timeouts: dict[str, float | None] = {}
     for name, var, ini_key, default in _TIMEOUTS:
         given: float | None = getattr(options, name)
+        label = "--" + name.replace("_", "-")
         if given is None and var in env:
-            given = parse_duration(env[var][0], var)
+            given, label = parse_duration(env[var][0], var), var
         if given is None and ini_key in ini_keys:
-            given = parse_duration(ini_keys[ini_key].value, ini_key)
+            given, label = parse_duration(ini_keys[ini_key].value, ini_key), ini_key
         if given is not None and given < 0:
-            raise ConfigError(f"{name.replace('_', '-')} must not be negative")
+            raise ConfigError(f"{label} must not be negative")
+        if given is not None and name in _SERVER_DURATIONS:
+            _check_server_duration(given, label)
         timeouts[name] = default if given is None else given
     return timeouts
 

@@ -79,6 +79,34 @@ def revision_file(name: str, text: str) -> Callable[..., list[str]]:
     return setup
 
 
+def third_revision(body: str, *, imports: str = "") -> Callable[..., list[str]]:
+    """A revision 0003aa whose upgrade() runs ``body``."""
+    source = (
+        f'"""third"""\n{imports}revision = "0003aa"\ndown_revision = "0002aa"\n'
+        f"def upgrade():\n    {body}\ndef downgrade():\n    pass\n"
+    )
+    return revision_file("0003aa_third.py", source)
+
+
+def versions_gone(project) -> list[str]:
+    for path in project.versions.iterdir():
+        path.unlink()
+    project.versions.rmdir()
+    return ["upgrade", "head"]
+
+
+def versions_emptied_after_upgrade(project) -> list[str]:
+    from typer.testing import CliRunner
+
+    from asyncmig.cli import app
+
+    result = CliRunner().invoke(app, ["-q", "upgrade", "head"])
+    assert result.exit_code == 0, result.output
+    for path in project.versions.glob("*.py"):
+        path.unlink()
+    return ["upgrade", "head"]
+
+
 def duplicate_id(project) -> list[str]:
     source = next(project.versions.glob("0002aa_*.py")).read_text()
     (project.versions / "0002aa_copy.py").write_text(source)
@@ -260,6 +288,52 @@ CASES = [
         ),
         2,
         r"Error: syntax error in .*/0003aa_broken\.py, line 3: .*",
+    ),
+    Case(
+        "revision calls sys.exit(0)",
+        third_revision("import sys; sys.exit(0)"),
+        1,
+        r"Error: revision 0003aa \(third\) called sys\.exit\(0\): the run did not finish",
+    ),
+    Case(
+        "revision calls sys.exit with a message",
+        third_revision("raise SystemExit('giving up')"),
+        1,
+        r"Error: revision 0003aa \(third\) called sys\.exit\('giving up'\): the run did not finish",
+    ),
+    Case(
+        "revision imports a missing module",
+        third_revision("pass", imports="import no_such_module_anywhere\n"),
+        2,
+        r"Error: .*/0003aa_third\.py, line 2: ModuleNotFoundError: "
+        r"No module named 'no_such_module_anywhere'",
+    ),
+    Case(
+        "versions folder missing",
+        versions_gone,
+        2,
+        r"Error: the versions folder .*/migrations/versions does not exist",
+    ),
+    Case(
+        "versions folder empty while the database is at a revision",
+        versions_emptied_after_upgrade,
+        2,
+        r"Error: the versions folder .*/migrations/versions has no revisions, but the database "
+        r"is at 0002aa: check -c and script_location",
+    ),
+    Case(
+        "duration below 1 ms",
+        args("--pg-lock-timeout", "0.5ms", "current"),
+        2,
+        r"Error: --pg-lock-timeout: 0\.5ms is below PostgreSQL's resolution of 1ms "
+        r"\(it would round to 0, which PostgreSQL reads as no limit\)",
+    ),
+    Case(
+        "duration above PostgreSQL's maximum",
+        args("--statement-timeout", "100000min", "current"),
+        2,
+        r"Error: --statement-timeout: 6000000s is above PostgreSQL's maximum of 2147483647ms "
+        r"\(about 24\.8 days\)",
     ),
     Case(
         "duplicate revision ids",
