@@ -2,9 +2,9 @@
 
 One algorithm for every backend: try the lock, and poll until ``timeout``.
 PostgreSQL uses a session advisory lock, MySQL/MariaDB ``GET_LOCK``; both die
-with the session, so a killed run leaves nothing behind. SQLite takes an
-``flock`` on a file beside the database (never on the database itself: closing
-any descriptor of that file would drop SQLite's own POSIX locks).
+with the session, so a killed run leaves nothing behind. SQLite takes a file
+lock (``filelock``: ``flock``, or ``LockFileEx`` on Windows) on a file beside the
+database's real file, so every path to one database shares one lock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,12 @@ class HeldLock:
     connection: Connection | None
     unlock_sql: str | None
     params: dict[str, Any]
-    fd: int | None = None
+    file_lock: Any = None
 
     def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing the descriptor drops the flock
-            self.fd = None
+        if self.file_lock is not None:
+            self.file_lock.release()
+            self.file_lock = None
         conn = self.connection
         if conn is None or self.unlock_sql is None:
             return
@@ -125,32 +125,49 @@ def acquire(
         )
         return HeldLock(connection, "SELECT RELEASE_LOCK(:name)", params)
     if backend == "sqlite":
-        return _acquire_file_lock(connection.engine.url.database, timeout, on_wait)
+        url = connection.engine.url
+        return _acquire_file_lock(sqlite_file(url.database, url.query), timeout, on_wait)
     return None
 
 
-def _acquire_file_lock(
-    database: str | None, timeout: float, on_wait: Callable[[str], None]
-) -> HeldLock | None:
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None  # in-memory databases have no other writers
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+def sqlite_file(database: str | None, query: Mapping[str, Any] | None = None) -> Path | None:
+    """The real file of a SQLite database: symlinks resolved, URI filenames understood.
+
+    Runs reaching one file by two paths (a symlink, ``file:...?uri=true``) must share
+    one lock; None for in-memory databases, which have no other writers.
+    """
+    if not database or database == ":memory:":
         return None
-    path = Path(database).with_name(Path(database).name + "-asyncmig.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    uri = str((query or {}).get("uri", "")).lower() in ("1", "true", "yes", "on")
+    if uri or database.startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(database)
+        mode = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("mode")
+        path = unquote(parts.path if parts.scheme == "file" else database)
+        if not path or path == ":memory:" or mode == "memory":
+            return None
+        database = path
+    return Path(os.path.realpath(database))
+
+
+def _acquire_file_lock(
+    database: Path | None, timeout: float, on_wait: Callable[[str], None]
+) -> HeldLock | None:
+    if database is None:
+        return None
+    from filelock import FileLock, Timeout
+
+    # Never on the database itself: releasing any descriptor of that file would drop
+    # SQLite's own POSIX locks. filelock uses flock here and LockFileEx on Windows.
+    lock = FileLock(str(database) + "-asyncmig.lock", is_singleton=False)
 
     def try_once() -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            lock.acquire(timeout=0)
+        except Timeout:
             return False
         return True
 
-    try:
-        _poll(try_once, timeout, on_wait)
-    except BaseException:
-        os.close(fd)
-        raise
-    return HeldLock(None, None, {}, fd=fd)
+    _poll(try_once, timeout, on_wait)
+    return HeldLock(None, None, {}, file_lock=lock)

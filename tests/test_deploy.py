@@ -588,3 +588,40 @@ def test_help_lists_the_exit_codes() -> None:
     flat = " ".join(done.stdout.split())
     for code in ("0 success", "2 usage", "3 database unreachable", "4 pending", "5 migration lock"):
         assert code in flat
+
+
+@pytest.mark.parametrize("spelling", ["symlink", "uri"])
+def test_sqlite_lock_is_keyed_on_the_real_file(project: Project, spelling: str) -> None:
+    """Runs reaching one SQLite file by different paths share one lock: each revision once."""
+    ids = project.revisions(30)
+    real = project.path / "data" / "app.db"
+    real.parent.mkdir()
+    (project.path / "link").symlink_to(real.parent)
+    other = (
+        f"sqlite+aiosqlite:///{project.path}/link/app.db"
+        if spelling == "symlink"
+        else f"sqlite+aiosqlite:///file:{real}?mode=rwc&uri=true"
+    )
+    urls = [f"sqlite+aiosqlite:///{real}", other] * 3
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "DATABASE_URL"))}
+    procs = [
+        subprocess.Popen(
+            [str(SCRIPT), "--url", url, "--lock-timeout", "60", "upgrade", "head"],
+            cwd=project.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for url in urls
+    ]
+    outputs = [(p.communicate(timeout=120), p.returncode) for p in procs]
+    for (out, err), code in outputs:
+        assert code == 0, out + err
+    applied = [
+        line.split()[4]
+        for (out, _), _ in outputs
+        for line in out.splitlines()
+        if line.startswith("Applying ")
+    ]
+    assert sorted(applied) == ids
