@@ -84,7 +84,12 @@ class HeldLock:
         _scalar(conn, self.unlock_sql, self.params)
 
 
-def _poll(try_once: Callable[[], bool], timeout: float, on_wait: Callable[[str], None]) -> None:
+def _poll(
+    try_once: Callable[[], bool],
+    timeout: float,
+    on_wait: Callable[[str], None],
+    holder: Callable[[], str | None] = lambda: None,
+) -> None:
     if try_once():
         return
     on_wait("waiting for the migration lock: another run is migrating this database")
@@ -93,9 +98,14 @@ def _poll(try_once: Callable[[], bool], timeout: float, on_wait: Callable[[str],
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            try:
+                who = holder()
+            except Exception:  # who holds it is a courtesy: never the reason to fail
+                who = None
             raise LockTimeout(
                 f"migration lock not acquired within {timeout:g} s: "
-                "another run is migrating this database (raise --lock-timeout to wait longer)"
+                f"{who or 'another run is migrating this database'} "
+                "(raise --lock-timeout to wait longer)"
             )
         sleep(min(delay, remaining))
         delay = min(delay * 2, _MAX_POLL)
@@ -103,17 +113,67 @@ def _poll(try_once: Callable[[], bool], timeout: float, on_wait: Callable[[str],
             return
 
 
+#: The session holding a PostgreSQL advisory lock (a bigint key is split into two oids).
+_PG_HOLDER = """
+SELECT a.pid, a.application_name, host(a.client_addr), a.state,
+       to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid::bigint = :hi AND l.objid::bigint = :lo
+"""
+_MYSQL_HOLDER = """
+SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST
+WHERE ID = IS_USED_LOCK(:name)
+"""
+
+
+def _pg_holder(connection: Connection, key: int) -> str | None:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = _row(connection, _PG_HOLDER, {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF})
+    if row is None:
+        return None
+    pid, application, client, state, since = row
+    parts = [f"application_name {application!r}" if application else "no application_name"]
+    parts.append(f"client {client}" if client else "local socket")
+    parts.append(f"connected since {since} UTC, {state}")
+    return f"held by PostgreSQL backend pid {pid} ({', '.join(parts)})"
+
+
+def _mysql_holder(connection: Connection, name: str) -> str | None:
+    row = _row(connection, _MYSQL_HOLDER, {"name": name})
+    if row is None:
+        return None
+    ident, user, host, command, seconds = row
+    return (
+        f"held by connection {ident} (user {user!r} from {host}, {command}, "
+        f"for {seconds} s in that state)"
+    )
+
+
+def _row(connection: Connection, sql: str, params: dict[str, Any]) -> Any:
+    began = not connection.in_transaction()
+    row = connection.execute(text(sql), params).first()
+    if began and connection.in_transaction():
+        connection.commit()
+    return row
+
+
 def acquire(
     connection: Connection, name: str, timeout: float, on_wait: Callable[[str], None]
 ) -> HeldLock | None:
-    """Take the migration lock on ``connection``; None on a backend without one."""
+    """Take the migration lock on ``connection``; None on a backend without one.
+
+    On a timeout, the error names the session holding the lock where the server says.
+    """
     backend = connection.dialect.name
     if backend == "postgresql":
-        params: dict[str, Any] = {"key": _pg_key(name)}
+        key = _pg_key(name)
+        params: dict[str, Any] = {"key": key}
         _poll(
             lambda: bool(_scalar(connection, "SELECT pg_try_advisory_lock(:key)", params)),
             timeout,
             on_wait,
+            lambda: _pg_holder(connection, key),
         )
         return HeldLock(connection, "SELECT pg_advisory_unlock(:key)", params)
     if backend in ("mysql", "mariadb"):
@@ -122,6 +182,7 @@ def acquire(
             lambda: _scalar(connection, "SELECT GET_LOCK(:name, 0)", params) == 1,
             timeout,
             on_wait,
+            lambda: _mysql_holder(connection, params["name"]),
         )
         return HeldLock(connection, "SELECT RELEASE_LOCK(:name)", params)
     if backend == "sqlite":
