@@ -15,6 +15,9 @@ three modes:
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 from typing import Any
 
@@ -49,8 +52,43 @@ def _options(target_metadata: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _run_on(connection: Connection, target_metadata: Any, kwargs: dict[str, Any]) -> None:
     context.configure(connection=connection, **_options(target_metadata, kwargs))
-    with context.begin_transaction():
+    with _plain_alembic_lock(connection, kwargs), context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def _plain_alembic_lock(connection: Connection, kwargs: dict[str, Any]) -> Iterator[None]:
+    """Under plain ``alembic``, take asyncmig's migration lock all the same.
+
+    asyncmig takes it in its own hooks; ``alembic upgrade`` on this env.py (a
+    developer's shell, an old CI job) would otherwise race a deploy's asyncmig.
+    """
+    from . import hooks, locks
+    from .settings import DEFAULT_LOCK_TIMEOUT
+
+    if hooks.active() is not None or not _writes():
+        yield
+        return
+    name = locks.lock_name(
+        kwargs.get("version_table", "alembic_version"), kwargs.get("version_table_schema")
+    )
+
+    def notice(message: str) -> None:
+        sys.stderr.write(f"asyncmig: {message}\n")
+
+    held = locks.acquire(connection, name, DEFAULT_LOCK_TIMEOUT, notice)
+    try:
+        yield
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _writes() -> bool:
+    """Whether the Alembic command running is one that writes (and needs the lock)."""
+    command = getattr(context.config.cmd_opts, "cmd", None)
+    name = getattr(command[0], "__name__", "") if command else ""
+    return name in ("upgrade", "downgrade", "stamp", "ensure_version")
 
 
 async def _run_online(config: Any, target_metadata: Any, kwargs: dict[str, Any]) -> None:

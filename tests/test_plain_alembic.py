@@ -178,3 +178,56 @@ def test_sql_output_equals_alembic_on_asyncmig_project(
     project.ini.write_text(text)
     project.revisions(3)
     assert_same_sql(cli, tmp_path)
+
+
+def test_plain_alembic_on_asyncmig_env_takes_the_lock(tmp_path: Path, pg_url: str) -> None:
+    """``alembic upgrade`` on asyncmig's env.py waits for a deploy's asyncmig, not races it."""
+    import asyncio
+
+    import asyncpg
+
+    from asyncmig import locks
+
+    project = make_project(tmp_path)
+    project.revisions(2)
+    ini = project.ini.read_text().replace(
+        "sqlalchemy.url = sqlite+aiosqlite:///%(here)s/app.db", f"sqlalchemy.url = {pg_url}"
+    )
+    project.ini.write_text(ini)
+    key = locks._pg_key(locks.lock_name("alembic_version", None))
+    dsn = pg_url.replace("+asyncpg", "", 1)
+
+    async def fetch(sql: str) -> object:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    async def while_locked() -> subprocess.Popen[str]:
+        """Start plain alembic while another session holds the lock; release once it waits."""
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.fetchval("SELECT pg_advisory_lock($1)", key)
+            proc = subprocess.Popen(
+                [str(ALEMBIC), "upgrade", "head"],
+                cwd=tmp_path,
+                env=clean_env(),
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stderr is not None
+            for _ in range(20):  # Alembic's INFO lines come first
+                line = await asyncio.to_thread(proc.stderr.readline)
+                if line.startswith("asyncmig: ") or not line:
+                    break
+            assert line.startswith("asyncmig: waiting for the migration lock"), line
+            assert await conn.fetchval("SELECT to_regclass('alembic_version')") is None
+            return proc
+        finally:
+            await conn.close()  # the lock goes with the session
+
+    proc = asyncio.run(while_locked())
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert asyncio.run(fetch("SELECT version_num FROM alembic_version")) == "0002aa"
