@@ -14,11 +14,12 @@ the *first* ``@`` and read the host as ``Secret@host``, a name that can never
 resolve, and then print the password's tail as the host in every error. Python's
 ``urllib`` and browsers (WHATWG URL) split at the last ``@``. A host never holds
 an ``@``, so the last-``@`` reading is the only one that can connect; it also
-keeps Azure's ``user@server`` user names working. Like SQLAlchemy (unlike libpq
-and browsers) the password may hold a raw ``:``, ``/``, ``?``, ``#``, ``%``, space
-or ``+``. The one case no rule can read is a raw ``@`` *and* a later ``/`` or
-``?`` in one password (``u:a@b/c@host``): ``b`` is taken as the host; percent-encode
-such a password (``%40``).
+keeps Azure's ``user@server`` user names working. As SQLAlchemy reads it (libpq
+refuses a raw ``/`` or space, browsers a raw ``/``, ``?`` or ``#``) the password may
+hold a raw ``:``, ``/``, ``?``, ``#``, ``%``, space or ``+``; ``%XX`` is decoded.
+The one case no rule can read is a raw ``@`` *and* a later ``/`` or ``?`` in one
+password (``u:a@b/c@host``): ``b`` is taken as the host; percent-encode such a
+password (``%40``).
 
 Masking of text lives in :mod:`asyncmig.masking` (re-exported here).
 """
@@ -228,7 +229,8 @@ def _render(url: URL, *, masked: bool) -> str:
     if url.username is not None:
         text += quote(url.username, safe="+")
         if url.password is not None:
-            text += ":" + (MASK if masked else quote(str(url.password), safe="+"))
+            password = str(url.password)  # an empty one stays empty: nothing to hide
+            text += ":" + (MASK if masked and password else quote(password, safe="+"))
         text += "@"
     if url.host is not None:
         text += f"[{url.host}]" if ":" in url.host else url.host

@@ -262,6 +262,7 @@ def test_secret_query_keys() -> None:
         "Opw3", "***"
     ).replace("Cpw4", "***")
     assert mask_url(url.render()) == url.masked
+    assert DatabaseURL.parse("mysql://root:@h/app").masked == "mysql+asyncmy://root:@h/app"
     mysql = DatabaseURL.parse("mysql://root@h/app?passwd=a%2Bb&password1=mfa&charset=utf8mb4")
     assert mysql.masked == "mysql+asyncmy://root@h/app?charset=utf8mb4&passwd=***&password1=***"
     assert {"a+b", "a%2Bb", "mfa"} <= mysql.secrets
