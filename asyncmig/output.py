@@ -1,7 +1,7 @@
 """Everything the CLI writes: masked streams, progress lines, tables, JSON.
 
 Every byte the CLI (and Alembic, and logging, under the CLI) writes passes
-through :class:`MaskingStream`, which applies :func:`asyncmig.urls.mask_text`.
+through :class:`MaskingStream`, which applies :func:`asyncmig.masking.mask_text`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar, TextIO
 
@@ -16,20 +17,48 @@ from .results import Step
 
 
 class MaskingStream(io.TextIOBase):
-    """A text stream that masks URL passwords and known secrets on every write."""
+    """A text stream that masks secrets (:func:`asyncmig.urls.mask_text`) line by line.
+
+    Complete lines are masked and passed on at once; a partial line waits for its
+    end, for :meth:`flush` or :meth:`close`, so a URL written in two pieces
+    (``print`` writes its text and the newline apart; libraries build lines from
+    fragments) is masked whole. ``secrets`` is read at each line, so a set that
+    is filled after the stream is installed (the CLI's) applies to what follows.
+    """
 
     def __init__(self, stream: TextIO, secrets: set[str]) -> None:
         self._stream = stream
         self.secrets = secrets
+        self._pending = ""
+        self._lock = threading.Lock()  # Alembic and logging may write from worker threads
 
     def write(self, text: str) -> int:
-        from .urls import mask_text
-
-        self._stream.write(mask_text(text, self.secrets))
+        with self._lock:
+            data = self._pending + text
+            end = max(data.rfind("\n"), data.rfind("\r")) + 1
+            self._pending = data[end:]
+            if end:
+                self._emit(data[:end])
         return len(text)
 
+    def _emit(self, text: str) -> None:
+        from .masking import mask_text
+
+        self._stream.write(mask_text(text, self.secrets))
+
     def flush(self) -> None:
+        """Emit the partial line too: a flush says "show what was written so far"."""
+        if getattr(self._stream, "closed", False):
+            return  # at interpreter exit the wrapped stream may go first
+        with self._lock:
+            pending, self._pending = self._pending, ""
+            if pending:
+                self._emit(pending)
         self._stream.flush()
+
+    def close(self) -> None:
+        """Emit what is pending (``IOBase.close`` flushes); the wrapped stream stays open."""
+        super().close()
 
     def isatty(self) -> bool:
         return self._stream.isatty()

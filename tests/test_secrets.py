@@ -25,9 +25,17 @@ ENCODED = "Sup3rS3cret%25pw"
 NEEDLE = "Sup3rS3cret"
 
 
-def secret_url(database: str, host: str = PG_HOST) -> str:
+#: How the password is written in the URL: percent-encoded, raw with an ``@`` in it (the
+#: userinfo ends at the last ``@``), or as a ``?password=`` query parameter.
+FORMS = ("encoded", "raw-at", "query")
+
+
+def secret_url(database: str, host: str = PG_HOST, form: str = "encoded") -> str:
     """``host`` (``postgresql://user@host:port``) with the known password added."""
-    return host.replace("@", f":{ENCODED}@", 1) + f"/{database}"
+    if form == "query":
+        return f"{host}/{database}?password={ENCODED}"
+    password = ENCODED if form == "encoded" else f"{NEEDLE}@pw"
+    return host.replace("@", f":{password}@", 1) + f"/{database}"
 
 
 def leaks(*texts: str) -> list[str]:
@@ -100,8 +108,9 @@ SEQUENCE: list[tuple[tuple[str, ...], int]] = [
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("form", FORMS)
 def test_every_command_hides_the_password(
-    cli: Cli, project: Project, pg_database: str, restore_sqlalchemy_loggers: None
+    cli: Cli, project: Project, pg_database: str, restore_sqlalchemy_loggers: None, form: str
 ) -> None:
     project.revisions(2)
     env_py = project.path / "migrations" / "env.py"
@@ -110,7 +119,7 @@ def test_every_command_hides_the_password(
             "target_metadata = None", "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"
         )
     )
-    url = secret_url(pg_database)
+    url = secret_url(pg_database, form=form)
     report: list[str] = []
     for args, code in SEQUENCE:
         result = cli("--url", url, *args, env={"EDITOR": "true"})
@@ -135,18 +144,23 @@ def test_masked_form_is_shown(cli: Cli, project: Project, pg_database: str) -> N
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(
     ("args", "code"),
     [
         (("--wait-timeout", "0", "current"), 3),
         (("--wait-timeout", "0", "--traceback", "upgrade", "head"), 3),
         (("--wait-timeout", "0", "show-config"), 0),
+        (("--wait-timeout", "1", "--traceback", "current"), 3),  # wait lines, then the error
     ],
 )
-def test_unreachable_database(cli: Cli, project: Project, args: tuple[str, ...], code: int) -> None:
-    """A closed port: the error (and the traceback) name the server, never the password."""
-    url = secret_url("nodb", host=PG_HOST.rsplit(":", 1)[0] + ":1")
-    result = cli("--url", url, *args)
+def test_unreachable_database(
+    cli: Cli, project: Project, args: tuple[str, ...], code: int, form: str
+) -> None:
+    """A closed port: the waits, the error, ``::error`` and the traceback name the server,
+    never the password (a raw ``@`` in it used to turn its tail into the host)."""
+    url = secret_url("nodb", host=PG_HOST.rsplit(":", 1)[0] + ":1", form=form)
+    result = cli("--url", url, *args, env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == code, result.output
     assert not leaks(result.output)
     if code == 3:
@@ -164,8 +178,8 @@ def test_missing_database(cli: Cli, project: Project) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        f"postgresql+psycopg2://postgres:{ENCODED}@127.0.0.1/db",
-        f"mysql+pymysql://root:{ENCODED}@127.0.0.1/db",
+        f"mssql+pymssql://sa:{ENCODED}@127.0.0.1/db",
+        f"mysql+pyodbc://root:{ENCODED}@127.0.0.1/db?password={ENCODED}",
         f"foo://postgres:{ENCODED}@127.0.0.1/db",
         f"postgresql://postgres:{ENCODED}@127.0.0.1:port/db",
         f"postgresql://postgres:{ENCODED}@[::1/db",
@@ -179,6 +193,34 @@ def test_url_errors(cli: Cli, project: Project, url: str) -> None:
     result = cli("show-config", env={"DATABASE_URL": url})
     assert result.exit_code == 2, result.output
     assert not leaks(result.output)
+
+
+@pytest.mark.postgres
+def test_common_word_password_masks_only_itself(
+    cli: Cli, project: Project, pg_database: str, restore_sqlalchemy_loggers: None
+) -> None:
+    """docs/ci.md's service container: user and password both ``postgres``. The password
+    is masked where it stands (URL, ``password=``) and the word stays everywhere else."""
+    project.revisions(1, body=lambda i: "print('postgres ok; password=postgres')")
+    host = PG_HOST.partition("@")[2]
+    url = f"postgresql://postgres:postgres@{host}/{pg_database}"
+    masked = f"postgresql+asyncpg://postgres:***@{host}/{pg_database}"
+    runs = [
+        (("show-config",), 0),
+        (("--set", "sqlalchemy.echo=true", "upgrade", "head"), 0),
+        (("current", "-v"), 0),
+        (("--traceback", "upgrade", "nope"), 2),
+    ]
+    outputs = []
+    for args, code in runs:
+        result = cli("--url", url, *args, env={"GITHUB_ACTIONS": "true"})
+        assert result.exit_code == code, result.output
+        assert ":postgres@" not in result.output and "password=postgres" not in result.output
+        assert "***ql" not in result.output and "*** server" not in result.output
+        outputs.append(result.output)
+    assert masked in outputs[0]
+    assert "postgres ok; password=***" in outputs[1]  # the revision's print
+    assert f"Current revision(s) for {masked}:" in outputs[2]
 
 
 @pytest.mark.parametrize(
@@ -200,11 +242,12 @@ def test_ini_interpolation_errors(cli: Cli, project: Project, value: str) -> Non
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("where", ["ini", "DATABASE_URL", "ASYNCMIG_URL", ".env"])
-def test_every_source(cli: Cli, project: Project, pg_database: str, where: str) -> None:
+def test_every_source(cli: Cli, project: Project, pg_database: str, where: str, form: str) -> None:
     """The password is hidden whichever source the URL comes from."""
     project.revisions(1)
-    url = secret_url(pg_database)
+    url = secret_url(pg_database, form=form)
     env: dict[str, str | None] = {}
     if where == "ini":
         text = project.ini.read_text().replace(

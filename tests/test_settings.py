@@ -316,6 +316,14 @@ def test_dotenv_is_used_by_upgrade(cli: Cli, project: Project, tmp_path: Path) -
             "mariadb+asyncmy://u:pw@h:3307/app?charset=utf8mb4",
         ),
         ("mysql+aiomysql://u@h/app", "mysql+aiomysql://u@h/app"),
+        # sync drivers are moved to their async counterpart (with a notice)
+        ("postgresql+psycopg2://u:pw@h/app", "postgresql+asyncpg://u:pw@h/app"),
+        ("postgres+pg8000://u:pw@h/app", "postgresql+asyncpg://u:pw@h/app"),
+        ("mysql+pymysql://u:pw@h/app", "mysql+asyncmy://u:pw@h/app"),
+        ("mariadb+mysqldb://u:pw@h/app", "mariadb+asyncmy://u:pw@h/app"),
+        ("sqlite+pysqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("oracle+cx_oracle://u:pw@h/app", "oracle+oracledb_async://u:pw@h/app"),
+        ("mssql+pyodbc://u:pw@h/app", "mssql+aioodbc://u:pw@h/app"),
     ],
 )
 def test_normalisation(cli: Cli, project: Project, given: str, expected: str) -> None:
@@ -329,33 +337,19 @@ def test_normalisation(cli: Cli, project: Project, given: str, expected: str) ->
     ("url", "message"),
     [
         (
-            "postgresql+psycopg2://u:secretpw@h/db",
-            "driver 'psycopg2' in URL postgresql+psycopg2://u:***@h/db is synchronous; "
-            "use postgresql+asyncpg:// (or postgresql+psycopg://) instead",
-        ),
-        (
-            "mysql+pymysql://u:secretpw@h/db",
-            "driver 'pymysql' in URL mysql+pymysql://u:***@h/db is synchronous; "
-            "use mysql+asyncmy:// instead",
-        ),
-        (
-            "mariadb+pymysql://u@h/db",
-            "driver 'pymysql' in URL mariadb+pymysql://u@h/db is synchronous; "
-            "use mariadb+asyncmy:// instead",
-        ),
-        (
-            "sqlite+pysqlite:///x.db",
-            "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
+            "sqlite+pysqlcipher:///x.db",
+            "driver 'pysqlcipher' in URL sqlite+pysqlcipher:///x.db is not an async driver; "
             "use sqlite+aiosqlite:// instead",
+        ),
+        (
+            "mssql+pymssql://u:secretpw@h/db?password=secretpw",
+            "driver 'pymssql' in URL mssql+pymssql://u:***@h/db?password=*** is not an async "
+            "driver; use mssql+aioodbc:// instead",
         ),
         (
             "foo://u:secretpw@h/db",
             "unknown database dialect 'foo' in URL foo://u:***@h/db; asyncmig runs on async "
             "drivers such as postgresql+asyncpg, sqlite+aiosqlite, mysql+asyncmy, mariadb+asyncmy",
-        ),
-        (
-            "oracle://u:secretpw@h/db",
-            "URL oracle://u:***@h/db names no driver; use oracle+oracledb_async://",
         ),
         (
             "not a url",
@@ -382,12 +376,12 @@ def test_bad_urls_exit_2(cli: Cli, project: Project, url: str, message: str) -> 
 def test_bad_url_in_config_file(cli: Cli, project: Project) -> None:
     text = project.ini.read_text().replace(
         "sqlalchemy.url = sqlite+aiosqlite:///%(here)s/app.db",
-        "sqlalchemy.url = sqlite+pysqlite:///x.db",
+        "sqlalchemy.url = sqlite+pysqlcipher:///x.db",
     )
     project.ini.write_text(text)
     fails(
         cli("current"),
-        "driver 'pysqlite' in URL sqlite+pysqlite:///x.db is synchronous; "
+        "driver 'pysqlcipher' in URL sqlite+pysqlcipher:///x.db is not an async driver; "
         "use sqlite+aiosqlite:// instead",
     )
 

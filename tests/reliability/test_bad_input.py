@@ -185,11 +185,11 @@ CASES = [
         r"Error: malformed database URL 'postgresql\+asyncpg://\*\*\*@127\.0\.0\.1:5432:port/app': .*",  # noqa: E501
     ),
     Case(
-        "sync driver",
-        args("--url", f"postgresql+psycopg2://postgres:{SECRET}@db/app", "current"),
+        "sync driver without an async counterpart",
+        args("--url", f"mssql+pymssql://sa:{SECRET}@db/app", "current"),
         2,
-        r"Error: driver 'psycopg2' in URL postgresql\+psycopg2://postgres:\*\*\*@db/app is synchronous; "  # noqa: E501
-        r"use postgresql\+asyncpg:// \(or postgresql\+psycopg://\) instead",
+        r"Error: driver 'pymssql' in URL mssql\+pymssql://sa:\*\*\*@db/app is not an async driver; "
+        r"use mssql\+aioodbc:// instead",
     ),
     Case(
         "unknown dialect",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 from urllib.parse import quote
 
+import pytest
+
 from .conftest import SCRIPT, SECRET
 
 LEAKY = "__import__('alembic').context.config.get_main_option('sqlalchemy.url')"
@@ -25,8 +27,21 @@ def leaky(i: int) -> str:
     return create
 
 
-def secret_url(pg_url: str) -> str:
-    return pg_url.replace("postgres@", f"postgres:{quote(SECRET)}@", 1)
+def secret_url(pg_url: str, form: str = "encoded") -> str:
+    """The URL with :data:`SECRET` as its password: percent-encoded, raw with an ``@`` in it
+    (the userinfo ends at the last ``@``), or given as ``?password=``."""
+    if form == "query":
+        return f"{pg_url}?password={quote(SECRET)}"
+    password = quote(SECRET) if form == "encoded" else f"{SECRET}@x"
+    return pg_url.replace("postgres@", f"postgres:{password}@", 1)
+
+
+#: The masked URL the leaky revision prints, by form.
+MASKED = {
+    "encoded": "postgresql+asyncpg://postgres:***@127.0.0.1:5432/{}",
+    "raw-at": "postgresql+asyncpg://postgres:***@127.0.0.1:5432/{}",
+    "query": "postgresql+asyncpg://postgres@127.0.0.1:5432/{}?password=***",
+}
 
 
 def assert_clean(output: str, what: str) -> None:
@@ -34,9 +49,10 @@ def assert_clean(output: str, what: str) -> None:
     assert quote(SECRET, safe="") not in output, f"{what} leaked the encoded password:\n{output}"
 
 
-def test_every_command_masks_the_password(cli, project, pg_url):
+@pytest.mark.parametrize("form", list(MASKED))
+def test_every_command_masks_the_password(cli, project, pg_url, form):
     project.revisions(3, body=leaky)
-    url = secret_url(pg_url)
+    url = secret_url(pg_url, form)
     base = ("--url", url, "--set", "sqlalchemy.echo=true")
     commands = [
         ("upgrade", "0002aa"),
@@ -69,7 +85,7 @@ def test_every_command_masks_the_password(cli, project, pg_url):
         seen.append(result.stdout + result.stderr)
     assert all(seen), "every command printed something"
     # The leaky revision did print and log the URL (masked), and echo logged SQL.
-    masked = f"postgresql+asyncpg://postgres:***@127.0.0.1:5432/{pg_url.rsplit('/', 1)[1]}"
+    masked = MASKED[form].format(pg_url.rsplit("/", 1)[1])
     assert seen[0].count(masked) == 2, seen[0]
     assert "CREATE TABLE t0002" in seen[0], seen[0]
 
@@ -107,6 +123,9 @@ def test_connection_errors_with_traceback_are_masked(cli, project):
         f"mysql+asyncmy://root:{SECRET}@127.0.0.1:3306/mysql",
         f"postgresql+asyncpg//postgres:{SECRET}@127.0.0.1/app",
         f"postgresql+psycopg2://postgres:{SECRET}@127.0.0.1/app",
+        f"postgresql+asyncpg://postgres:{SECRET}@x@127.0.0.1:1/app",
+        f"postgresql+asyncpg://postgres@127.0.0.1:1/app?password={SECRET}",
+        f"mysql+asyncmy://root@127.0.0.1:3306/mysql?password={SECRET}",
     ):
         result = cli("--traceback", "--wait-timeout", "0", "--url", url, "upgrade", "head")
         assert result.exit_code in (2, 3), result.output

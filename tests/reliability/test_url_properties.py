@@ -1,14 +1,17 @@
-"""Property tests for asyncmig.urls: masking never shows the password; normalising is idempotent."""
+"""Property tests for asyncmig.urls: masking never shows the password; normalising is idempotent;
+the last-@ rule reads every raw password; only distinctive secrets are masked outside positions."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, quote_plus
+import re
+from urllib.parse import quote, quote_plus, unquote
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
-from asyncmig.urls import mask_text, mask_url, normalize_url, render_url
+from asyncmig.masking import is_distinctive
+from asyncmig.urls import DatabaseURL, mask_text, mask_url, normalize_url, parse_url, render_url
 
 DRIVERS = [
     "postgresql",
@@ -63,6 +66,7 @@ def without_password(url: URL) -> str:
 @given(urls())
 def test_masked_url_never_contains_password(item: tuple[URL, str]) -> None:
     url, password = item
+    assume("*" not in password)  # '**' would be found in the mask itself
     rendered = render_url(url)
     rest = without_password(url)
     for spelling in spellings(password):
@@ -79,16 +83,23 @@ def test_masked_url_never_contains_password(item: tuple[URL, str]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(urls())
-def test_known_secret_masked_anywhere(item: tuple[URL, str]) -> None:
-    """A password a driver echoes outside any URL is masked once it is a known secret."""
+def test_distinctive_secret_masked_anywhere(item: tuple[URL, str]) -> None:
+    """A password a driver echoes outside any URL is masked once it is a known, distinctive
+    secret; a common word stays in ordinary text (it masks only its own positions)."""
     _, password = item
-    assume(password not in "Error: : login failed")
-    masked = mask_text(f"Error: {password}: login failed", {password})
-    assert password not in masked
+    text = f"Error: {password}: login failed"
+    masked = mask_text(text, {password})
+    if is_distinctive(password):
+        assert password not in masked
+    else:
+        assert masked == mask_text(text)
 
 
 @settings(max_examples=150, deadline=None)
 @given(urls())
+@example(  # found by a plain run of the suite: the rendered string ended in a space
+    (URL.create("postgresql", username="u", password="pwd", host="h", database=" "), "pwd")
+)
 def test_normalize_url_is_idempotent(item: tuple[URL, str]) -> None:
     url, _ = item
     once = normalize_url(url)
@@ -96,3 +107,53 @@ def test_normalize_url_is_idempotent(item: tuple[URL, str]) -> None:
     # A round trip through the string the engine receives changes nothing either.
     assert normalize_url(render_url(once)) == once
     assert once.password == url.password
+
+
+@settings(max_examples=150, deadline=None)
+@given(urls())
+def test_rendered_string_is_one_word_that_sqlalchemy_reads_back(item: tuple[URL, str]) -> None:
+    """The root cause of the flake: SQLAlchemy renders spaces raw, and a URL read from
+    the environment is stripped. asyncmig's rendering encodes them."""
+    url, _ = item
+    rendered = render_url(url)
+    assert not any(c.isspace() for c in rendered)
+    assert make_url(rendered) == url
+    assert parse_url(rendered) == url
+    native = url.render_as_string(hide_password=False)
+    if native == native.strip():  # where SQLAlchemy's own string survives stripping
+        assert parse_url(native) == make_url(native)
+
+
+# printable ASCII, the URL delimiters included; no white space at the ends
+raw_passwords = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126) | st.just(" "),
+    min_size=1,
+    max_size=16,
+).map(lambda s: s.strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw_passwords,
+    st.sampled_from(["u", "app_user", "me@srv"]),
+    st.sampled_from(["db.example.com", "127.0.0.1:5432", "[::1]:5432", "h"]),
+    st.sampled_from(["/app", "/app?sslmode=require", "", "/my@db", "/db?application_name=a@b"]),
+)
+@example("Pw@Secret", "u", "host", "/db")
+def test_raw_password_is_read_whole(password: str, user: str, host: str, tail: str) -> None:
+    """The last-@ rule: a password pasted unencoded is read whole and never shown, unless it
+    is one of the two documented ambiguous shapes."""
+    assume(password and "*" not in password)
+    assume(not re.search(r"@.*[/?]", password))  # '@' then '/' or '?': no rule can tell
+    assume(not re.match(r"\d+[/?]", password))  # digits then '/': read as a port
+    raw = f"postgresql://{user}:{password}@{host}{tail}"
+    url = DatabaseURL.parse(raw)
+    assert url.url.password == unquote(password)
+    assert url.url.username == user
+    assert url.render() == DatabaseURL.parse(url.render()).render()
+    shown = [url.masked, mask_url(url.url), mask_text(url.render())]
+    if " " not in password:
+        shown.append(mask_text(raw))
+    for text in shown:
+        for spelling in spellings(unquote(password)) | {password}:
+            assert f":{spelling}@" not in text, (raw, text)
