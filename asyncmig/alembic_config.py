@@ -86,15 +86,15 @@ class SectionReader:
 
     def _normalize(self, raw: str) -> str:
         from .connparams import describe_connect_params
-        from .urls import normalize_url, parse_url, render_url, url_secrets
+        from .urls import DatabaseURL, url_secrets
 
         self._secrets.update(url_secrets(raw))
-        original = parse_url(raw)
-        url = normalize_url(original)
-        describe_connect_params(url)  # a parameter the driver cannot honour: exit 2 now
-        if original.drivername != url.drivername and "+" in original.drivername:
-            self._notice(f"{original.drivername} is a synchronous driver; using {url.drivername}")
-        return render_url(url)
+        url = DatabaseURL.parse(raw)
+        self._secrets.update(url.secrets)
+        describe_connect_params(url.url)  # a parameter the driver cannot honour: exit 2 now
+        if url.notice:
+            self._notice(url.notice)
+        return url.render()
 
 
 class AsyncmigConfig(Config):

@@ -77,14 +77,11 @@ def describe_step(step: Any) -> str:
     return f"{revision} ({doc})" if doc else str(revision)
 
 
-#: Drivers asyncmig can install as an extra, by the module that is missing.
-_DRIVER_EXTRAS = {
-    "asyncmy": "pip install 'asyncmig[mysql]'",
-    "psycopg": "pip install 'asyncmig[psycopg]'",
-    "aiomysql": "pip install aiomysql",
-    "oracledb": "pip install oracledb",
-    "aioodbc": "pip install aioodbc",
-}
+#: Driver modules whose absence means "install a driver", not a bug in env.py.
+_DRIVER_MODULES = frozenset(
+    {"asyncpg", "asyncmy", "aiomysql", "aiosqlite", "psycopg", "oracledb", "aioodbc"}
+)
+
 
 #: What each dialect keeps when a run stops in the middle of a revision.
 _KEPT_ON_STOP = {
@@ -187,8 +184,10 @@ def translate(
         # An unreadable env.py or revision file: a problem of the project, not of the database.
         return ConfigError(f"cannot read {exc.filename}: {exc.strerror}")
     module = _missing_module(exc)
-    if module in _DRIVER_EXTRAS:
-        return ConfigError(f"the {module} driver is not installed: {_DRIVER_EXTRAS[module]}")
+    if module in _DRIVER_MODULES:
+        from .urls import missing_driver_hint
+
+        return ConfigError(missing_driver_hint(module))
     if isinstance(exc, NoSuchModuleError):
         return ConfigError(first_line(exc))
     if isinstance(exc, ImportError):

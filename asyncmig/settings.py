@@ -389,24 +389,20 @@ def _normalize_url_setting(
 ) -> tuple[tuple[str, ...], ConfigError | None, str | None]:
     """Put the async form of the URL in place; return its secrets, any URL error, and the
     notice to print when a synchronous driver was replaced."""
-    from .urls import normalize_url, parse_url, render_url, url_secrets
+    from .urls import DatabaseURL, url_secrets
 
     if URL_KEY not in sqlalchemy:
         return (), None, None
     raw = sqlalchemy[URL_KEY]
-    secrets = set(url_secrets(raw.value))
     try:
-        original = parse_url(raw.value)
-        url = normalize_url(original)
+        url = DatabaseURL.parse(raw.value)
     except ConfigError as exc:
         del sqlalchemy[URL_KEY]
-        return tuple(sorted(secrets)), exc, None
-    notice = None
-    if original.drivername != url.drivername and "+" in original.drivername:
-        notice = f"{original.drivername} is a synchronous driver; using {url.drivername}"
-        notes.append(notice)
-    sqlalchemy[URL_KEY] = Setting(URL_KEY, render_url(url), raw.source)
-    return tuple(sorted(secrets | set(url_secrets(url)))), None, notice
+        return tuple(sorted(url_secrets(raw.value))), exc, None
+    if url.notice:
+        notes.append(url.notice)
+    sqlalchemy[URL_KEY] = Setting(URL_KEY, url.render(), raw.source)
+    return tuple(sorted(url.secrets)), None, url.notice
 
 
 #: PostgreSQL keeps statement_timeout and lock_timeout as a 32-bit count of milliseconds.

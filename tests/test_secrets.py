@@ -164,7 +164,9 @@ def test_unreachable_database(
     assert result.exit_code == code, result.output
     assert not leaks(result.output)
     if code == 3:
-        assert result.stderr.splitlines()[-1].startswith("Error: ")
+        error, annotation = result.stderr.splitlines()[-2:]
+        assert error.startswith("Error: ")
+        assert annotation == "::error title=asyncmig::" + error.removeprefix("Error: ")
 
 
 @pytest.mark.postgres

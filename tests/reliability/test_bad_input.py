@@ -375,3 +375,13 @@ def test_bad_input_table_is_documented():
     doc = (Path(__file__).parents[2] / "docs" / "troubleshooting.md").read_text()
     for case in CASES:
         assert f"| {case.name} | {case.code} |" in doc, case.name
+
+
+def test_missing_driver_names_the_extra_to_install(cli, project, monkeypatch):
+    """A driver that is not installed is a configuration problem (exit 2), with the fix."""
+    project.revisions(1)
+    monkeypatch.setitem(__import__("sys").modules, "asyncmy", None)  # as if not installed
+    result = cli("--url", f"{MARIADB}/app", "upgrade", "head")
+    assert result.exit_code == 2, result.output
+    line = assert_one_error(result.stderr)
+    assert line == "Error: the asyncmy driver is not installed: pip install 'asyncmig[mysql]'"
