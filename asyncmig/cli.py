@@ -70,9 +70,27 @@ class AsyncmigGroup(TyperGroup):
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             _fail(exc, ctx.invoked_subcommand or "asyncmig", state)
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            masked = (sys.stdout, sys.stderr)
+            for stream in masked:
+                stream.flush()
             sys.stdout, sys.stderr = out, err
+            for stream, original in zip(masked, (out, err), strict=True):
+                if getattr(stream, "broken", False):
+                    _discard(original)
+
+
+def _discard(stream: Any) -> None:
+    """Point a stream whose reader went away at /dev/null, so that the interpreter's
+    last flush at exit does not print "Exception ignored ... BrokenPipeError"."""
+    import os
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (CliRunner's buffers)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _is_click_exception(exc: BaseException) -> bool:

@@ -31,6 +31,9 @@ class MaskingStream(io.TextIOBase):
         self.secrets = secrets
         self._pending = ""
         self._lock = threading.Lock()  # Alembic and logging may write from worker threads
+        #: The reader went away (``asyncmig show-config | head -1``): output is discarded
+        #: from then on, and the command itself goes on to its end, as Unix tools do.
+        self.broken = False
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -44,7 +47,12 @@ class MaskingStream(io.TextIOBase):
     def _emit(self, text: str) -> None:
         from .masking import mask_text
 
-        self._stream.write(mask_text(text, self.secrets))
+        if self.broken:
+            return
+        try:
+            self._stream.write(mask_text(text, self.secrets))
+        except BrokenPipeError:
+            self.broken = True
 
     def flush(self) -> None:
         """Emit the partial line too: a flush says "show what was written so far"."""
@@ -54,7 +62,12 @@ class MaskingStream(io.TextIOBase):
             pending, self._pending = self._pending, ""
             if pending:
                 self._emit(pending)
-        self._stream.flush()
+            if self.broken:
+                return
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.broken = True
 
     def close(self) -> None:
         """Emit what is pending (``IOBase.close`` flushes); the wrapped stream stays open."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_script
+import pytest
+from conftest import make_project, run_script
 
 from asyncmig import __version__
 
@@ -47,3 +49,28 @@ def test_python_dash_m_version(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, f"asyncmig {__version__}\n", "")
     script = run_script("--version", cwd=tmp_path)
     assert (script.returncode, script.stdout) == (0, f"asyncmig {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["show-config", "upgrade head --sql", "history", "upgrade head"],
+)
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
+    """``asyncmig ... | head -1``: exit 0 like any Unix tool; an upgrade still finishes."""
+    project = make_project(tmp_path)
+    project.revisions(60)
+    exe = Path(sys.executable).with_name("asyncmig")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "DATABASE_URL"))}
+    done = subprocess.run(
+        ["bash", "-c", f'{exe} {command} | head -1; echo "rc=${{PIPESTATUS[0]}}"'],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines()[-1] == "rc=0", done.stdout + done.stderr
+    assert "Error" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    if command == "upgrade head":
+        current = run_script("current", cwd=tmp_path)
+        assert current.stdout == "0060aa (head)\n", current.stdout + current.stderr
