@@ -20,44 +20,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import runner
 from .events import Events, SilentEvents
+from .options import Options
 from .results import Plan, RunResult, Status
-from .settings import Options, Settings, resolve
+from .settings import Settings, resolve
 
 if TYPE_CHECKING:
-    from alembic.config import Config
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from typing_extensions import Unpack
 
 T = TypeVar("T")
 
 
-class ConfigOptions(TypedDict, total=False):
-    """Where the project and database are: the CLI's global options, as keyword arguments.
-
-    ``config`` is a path to alembic.ini / pyproject.toml or an Alembic ``Config``;
-    ``x`` is ``-x`` arguments, ``set_options`` ``--set key=value`` overrides;
-    timeouts are seconds. ``None`` (or leaving a key out) lets the environment
-    and the config file decide, exactly as for the CLI.
-    """
-
-    config: str | os.PathLike[str] | Config | None
-    section: str | None
-    url: str | None
-    x: Sequence[str]
-    set_options: Sequence[str]
-    env_files: Sequence[str | os.PathLike[str]] | None
-    wait_timeout: float | None
-    lock_timeout: float | None
-    statement_timeout: float | None
-    pg_lock_timeout: float | None
-    cwd: str | os.PathLike[str] | None
-    environ: Mapping[str, str] | None
+#: The API's keyword arguments: the global options (one declaration, in asyncmig.options).
+ConfigOptions = Options
 
 
 async def _acquire_process_lock() -> None:
@@ -124,46 +104,9 @@ async def _on_connection(
     return result
 
 
-def resolve_settings(
-    config: str | os.PathLike[str] | Config | None = None,
-    *,
-    section: str | None = None,
-    url: str | None = None,
-    x: Sequence[str] = (),
-    set_options: Sequence[str] = (),
-    env_files: Sequence[str | os.PathLike[str]] | None = None,
-    wait_timeout: float | None = None,
-    lock_timeout: float | None = None,
-    statement_timeout: float | None = None,
-    pg_lock_timeout: float | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Settings as the CLI resolves them from the same options (:class:`ConfigOptions`)."""
-    config_file: str | os.PathLike[str] | None
-    if config is None or isinstance(config, (str, os.PathLike)):
-        config_file = config
-    else:
-        config_file = config.config_file_name or config.toml_file_name
-        section = section or config.config_ini_section
-        if url is None and config.config_file_name is None:
-            url = config.get_main_option("sqlalchemy.url")
-    return resolve(
-        Options(
-            config_file=config_file,
-            section=section,
-            x_args=tuple(x),
-            url=url,
-            set_options=tuple(set_options),
-            env_files=tuple(env_files) if env_files is not None else None,
-            wait_timeout=wait_timeout,
-            lock_timeout=lock_timeout,
-            statement_timeout=statement_timeout,
-            pg_lock_timeout=pg_lock_timeout,
-            cwd=cwd,
-            environ=environ,
-        )
-    )
+def resolve_settings(**options: Unpack[Options]) -> Settings:
+    """Settings as the CLI resolves them from the same options (:class:`Options`)."""
+    return resolve(options)
 
 
 async def _run(

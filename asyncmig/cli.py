@@ -8,6 +8,7 @@ stderr and the exit code of the exception's class.
 
 from __future__ import annotations
 
+import inspect
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ from .errors import AsyncmigError, ExitCode
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .options import Options
     from .output import Printer
     from .results import RunResult
     from .runner import Runtime
-    from .settings import Options, Settings
+    from .settings import Settings
 
 EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
 configuration error; 3 database unreachable; 4 pending revisions or model drift
@@ -144,79 +146,6 @@ app = typer.Typer(
 )
 
 # -- shared options, defined once ---------------------------------------------------------
-ConfigOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "-c",
-        "--config",
-        help="Config file: alembic.ini or pyproject.toml; give both with -c twice "
-        "[env: ALEMBIC_CONFIG].",
-    ),
-]
-NameOpt = Annotated[
-    str | None, typer.Option("-n", "--name", help="Ini section to use (default: alembic).")
-]
-XOpt = Annotated[
-    list[str] | None,
-    typer.Option("-x", help="KEY=VALUE or WORD for env.py's context.get_x_argument(); repeatable."),
-]
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url", help="Database URL; beats ASYNCMIG_URL, DATABASE_URL and the config file."
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="sqlalchemy.KEY=VALUE engine option; repeatable."),
-]
-EnvFileOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--env-file", help="Read variables from this file (default: ./.env if present); repeatable."
-    ),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Print only errors and requested data.")
-]
-TracebackOpt = Annotated[
-    bool,
-    typer.Option("--traceback", "--raiseerr", help="Show the full traceback of an error."),
-]
-VersionOpt = Annotated[
-    bool,
-    typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
-]
-WaitOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--wait-timeout",
-        help="Seconds to wait for the database (default 5; 0: one try) "
-        "[env: ASYNCMIG_WAIT_TIMEOUT].",
-    ),
-]
-LockOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lock-timeout",
-        help="Seconds to wait for the migration lock (default 300) [env: ASYNCMIG_LOCK_TIMEOUT].",
-    ),
-]
-StatementTimeoutOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--statement-timeout",
-        help="PostgreSQL statement_timeout for the migration (30s, 500ms) "
-        "[env: ASYNCMIG_STATEMENT_TIMEOUT].",
-    ),
-]
-PgLockTimeoutOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--pg-lock-timeout",
-        help="PostgreSQL lock_timeout for the migration [env: ASYNCMIG_PG_LOCK_TIMEOUT].",
-    ),
-]
 SqlOpt = Annotated[
     bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")
 ]
@@ -249,47 +178,74 @@ RevIdOpt = Annotated[
 ]
 
 
-@app.callback()
-def _global_options(
-    ctx: typer.Context,
-    config: ConfigOpt = None,
-    name: NameOpt = None,
-    x: XOpt = None,
-    url: UrlOpt = None,
-    set_: SetOpt = None,
-    env_file: EnvFileOpt = None,
-    wait_timeout: WaitOpt = None,
-    lock_timeout: LockOpt = None,
-    statement_timeout: StatementTimeoutOpt = None,
-    pg_lock_timeout: PgLockTimeoutOpt = None,
-    quiet: QuietOpt = False,
-    traceback: TracebackOpt = False,
-    version: VersionOpt = False,
-) -> None:
+def _global_options(ctx: typer.Context, **given: Any) -> None:
     """Run Alembic migrations through async SQLAlchemy engines."""
-    from .settings import Options, parse_duration
+    from .options import specs
 
-    def seconds(value: str | None, flag: str) -> float | None:
-        return None if value is None else parse_duration(value, flag)
-
+    options: dict[str, Any] = {}
+    for name, spec in specs().items():
+        value = given.get(name)
+        if value is None or value == []:
+            continue
+        if spec.cli == "list":
+            value = tuple(value)
+        elif spec.parse is not None:
+            value = spec.parse(value, spec.flags[-1])
+        options[name] = value
     ctx.obj = CliState(
-        options=Options(
-            config_file=tuple(config) if config else None,
-            section=name,
-            x_args=tuple(x or ()),
-            url=url,
-            set_options=tuple(set_ or ()),
-            env_files=tuple(env_file) if env_file else None,
-            wait_timeout=seconds(wait_timeout, "--wait-timeout"),
-            lock_timeout=seconds(lock_timeout, "--lock-timeout"),
-            statement_timeout=seconds(statement_timeout, "--statement-timeout"),
-            pg_lock_timeout=seconds(pg_lock_timeout, "--pg-lock-timeout"),
-        ),
-        quiet=quiet,
-        traceback=traceback,
+        options=options,  # type: ignore[arg-type]
+        quiet=given["quiet"],
+        traceback=given["traceback"],
         # the set the masking streams of AsyncmigGroup.invoke read
         secrets=ctx.meta.setdefault("asyncmig.secrets", set()),
     )
+
+
+def _typer_parameters() -> list[inspect.Parameter]:
+    """The callback's parameters, one per global option of :mod:`asyncmig.options`."""
+    from .options import CLI_ONLY, specs
+
+    kinds: dict[str, Any] = {"str": str | None, "list": list[str] | None, "bool": bool}
+    params = [
+        inspect.Parameter(
+            "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+        )
+    ]
+    cli_specs = {name: spec for name, spec in specs().items() if spec.flags}
+    for name, spec in {**cli_specs, **CLI_ONLY}.items():
+        variable = spec.env or spec.env_note
+        help_text = spec.help + (f" [env: {variable}]" if variable else "")
+        option = typer.Option(*spec.flags, help=help_text)
+        params.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=False if spec.cli == "bool" else None,
+                annotation=Annotated[kinds[spec.cli], option],
+            )
+        )
+    version = typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    )
+    params.append(
+        inspect.Parameter(
+            "version",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[bool, version],
+        )
+    )
+    return params
+
+
+def _install_global_options() -> None:
+    parameters = _typer_parameters()
+    _global_options.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    _global_options.__annotations__ = {p.name: p.annotation for p in parameters}
+    app.callback()(_global_options)
+
+
+_install_global_options()
 
 
 def _state(ctx: typer.Context) -> CliState:
@@ -371,7 +327,7 @@ def init_cmd(
         directory,
         template=template,
         package=package,
-        config_file=state.options.config_file,
+        config_file=state.options.get("config"),  # type: ignore[arg-type]
         stdout=sys.stdout,
         quiet=state.quiet,
     )

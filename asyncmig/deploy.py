@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -41,13 +41,29 @@ class RunConfig:
     """How one command runs; fixed before it starts."""
 
     events: Events
-    wait_timeout: float
-    #: None for commands that only read: they take no migration lock.
-    lock_timeout: float | None
-    statement_timeout: float | None = None
-    pg_lock_timeout: float | None = None
+    #: asyncmig's own options as resolved (:mod:`asyncmig.options`), by name.
+    options: Mapping[str, Any]
+    #: Whether the command writes: only then does it take the migration lock.
+    writes: bool = False
     #: ``-q``: Alembic's INFO log lines are hidden for the run (and restored after it).
     quiet: bool = False
+
+    @property
+    def wait_timeout(self) -> float:
+        return float(self.options.get("wait_timeout") or 0.0)
+
+    @property
+    def lock_timeout(self) -> float | None:
+        """None for commands that only read: they take no migration lock."""
+        return float(self.options.get("lock_timeout") or 0.0) if self.writes else None
+
+    @property
+    def statement_timeout(self) -> float | None:
+        return self.options.get("statement_timeout")
+
+    @property
+    def pg_lock_timeout(self) -> float | None:
+        return self.options.get("pg_lock_timeout")
 
 
 @dataclass
@@ -121,7 +137,9 @@ class Run:
         if dialect.name == "postgresql":
             # Our sessions are recognisable in pg_stat_activity (and in a lock holder's
             # description) unless the URL names the application itself.
-            cparams.setdefault("fallback_application_name", "asyncmig")
+            name = self.config.options.get("application_name")
+            if name:
+                cparams.setdefault("fallback_application_name", name)
         translated = translate_connect_params(dialect.name, dialect.driver, cparams)
         cparams.clear()
         cparams.update(translated)

@@ -64,7 +64,7 @@ def _plain_alembic_lock(connection: Connection, kwargs: dict[str, Any]) -> Itera
     developer's shell, an old CI job) would otherwise race a deploy's asyncmig.
     """
     from . import hooks, locks
-    from .settings import DEFAULT_LOCK_TIMEOUT
+    from .options import specs
 
     if hooks.active() is not None or not _writes():
         yield
@@ -76,7 +76,7 @@ def _plain_alembic_lock(connection: Connection, kwargs: dict[str, Any]) -> Itera
     def notice(message: str) -> None:
         sys.stderr.write(f"asyncmig: {message}\n")
 
-    held = locks.acquire(connection, name, DEFAULT_LOCK_TIMEOUT, notice)
+    held = locks.acquire(connection, name, specs()["lock_timeout"].default, notice)
     try:
         yield
     finally:

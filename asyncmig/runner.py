@@ -86,10 +86,8 @@ def _execute(
     run = Run(
         RunConfig(
             events=rt.events,
-            wait_timeout=settings.wait_timeout,
-            lock_timeout=settings.lock_timeout if writes else None,
-            statement_timeout=settings.statement_timeout,
-            pg_lock_timeout=settings.pg_lock_timeout,
+            options={name: value for name, (value, _) in settings.options.items()},
+            writes=writes,
             quiet=rt.quiet,
         ),
         external=rt.connection,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engineargs import POOLCLASS, settings_verdicts
+from .options import specs
 from .settings import Setting, Settings
 
 if TYPE_CHECKING:
@@ -181,12 +182,8 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
         "dropped": [item for item in keys if item["status"] == "dropped"],
         "alembic": alembic,
         "warnings": config_warnings(settings),
-        "asyncmig": {
-            "wait_timeout": settings.wait_timeout,
-            "lock_timeout": settings.lock_timeout,
-            "statement_timeout": settings.statement_timeout,
-            "pg_lock_timeout": settings.pg_lock_timeout,
-        },
+        # asyncmig's own options, as the spec (asyncmig.options) lists them.
+        "asyncmig": {name: settings.option(name) for name, spec in specs().items() if spec.shown},
     }
 
 
@@ -228,9 +225,15 @@ def render(printer: Printer, report: dict[str, Any]) -> None:
             for key, item in alembic.items()
         ],
     )
-    timeouts = report["asyncmig"]
     printer.table(
         "asyncmig",
-        ("setting", "seconds"),
-        [(key, "-" if value is None else f"{value:g}") for key, value in timeouts.items()],
+        ("setting", "value"),
+        [(key, _setting(value)) for key, value in report["asyncmig"].items()],
     )
+
+
+def _setting(value: Any) -> str:
+    """Durations in seconds (``300``), ``-`` when unset, text as it is."""
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)

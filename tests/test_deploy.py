@@ -648,3 +648,23 @@ def test_sqlite_lock_is_keyed_on_the_real_file(project: Project, spelling: str) 
         if line.startswith("Applying ")
     ]
     assert sorted(applied) == ids
+
+
+@pytest.mark.parametrize(
+    ("args", "url_query", "expected"),
+    [
+        ((), "", "asyncmig"),
+        (("--application-name", "deploy-42"), "", "deploy-42"),
+        (("--application-name", "deploy-42"), "?application_name=mine", "mine"),
+    ],
+    ids=["default", "flag", "url-wins"],
+)
+def test_application_name_of_our_sessions(
+    project: Project, pg_url: str, cli, args: tuple[str, ...], url_query: str, expected: str
+) -> None:
+    """What pg_stat_activity (and another run's lock-timeout line) shows for asyncmig."""
+    body = "op.execute(\"CREATE TABLE seen AS SELECT current_setting('application_name') AS name\")"
+    project.revisions(1, body=lambda i: body)
+    result = cli(*args, "--url", pg_url + url_query, "upgrade", "head")
+    assert result.exit_code == 0, result.output
+    assert pg_fetch(pg_url, "SELECT name FROM seen") == [(expected,)]

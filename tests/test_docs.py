@@ -22,7 +22,8 @@ from typer.testing import Result
 
 from asyncmig.cli import EXIT_CODES, app
 from asyncmig.errors import ExitCode
-from asyncmig.settings import _TIMEOUTS, ALEMBIC_KEYS
+from asyncmig.options import specs
+from asyncmig.settings import ALEMBIC_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -106,8 +107,20 @@ def test_every_global_option_is_documented() -> None:
 def test_global_option_environment_variables_are_documented() -> None:
     text = (DOCS / "global-options.md").read_text(encoding="utf-8")
     names = ["ALEMBIC_CONFIG", "DATABASE_URL", "ASYNCMIG_URL", "ASYNCMIG_SQLALCHEMY_"]
-    names += [var for _, var, _, _ in _TIMEOUTS]
+    names += [spec.env for spec in specs().values() if spec.env]
     assert [name for name in names if name not in text] == []
+
+
+def test_every_option_of_the_spec_is_documented() -> None:
+    """Each option in asyncmig.options: its flags in global-options.md, its ini key in the
+    example ini, its API name in api.md."""
+    flags_text = (DOCS / "global-options.md").read_text(encoding="utf-8")
+    ini_text = (ROOT / "alembic.ini.example").read_text(encoding="utf-8")
+    api_text = (DOCS / "api.md").read_text(encoding="utf-8")
+    for name, spec in specs().items():
+        assert all(_mentions(flags_text, flag) for flag in spec.flags), name
+        assert spec.ini is None or spec.ini in ini_text, name
+        assert f"`{name}`" in api_text, name
 
 
 def test_every_exit_code_is_documented() -> None:
@@ -134,7 +147,8 @@ def test_every_command_help_ends_with_the_exit_codes(cli: Callable[..., Result],
 
 def test_example_ini_names_every_key_asyncmig_reads() -> None:
     text = (ROOT / "alembic.ini.example").read_text(encoding="utf-8")
-    keys = [*ALEMBIC_KEYS, "sqlalchemy.url", *(ini_key for _, _, ini_key, _ in _TIMEOUTS)]
+    ini_keys = [spec.ini for spec in specs().values() if spec.ini]
+    keys = [*ALEMBIC_KEYS, "sqlalchemy.url", *ini_keys]
     keys.remove("version_path_separator")  # legacy spelling, mentioned in prose
     missing = [k for k in keys if not re.search(rf"^#? ?{re.escape(k)} =", text, re.MULTILINE)]
     assert missing == []

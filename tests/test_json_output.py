@@ -180,6 +180,7 @@ def test_show_config(cli, project: Project) -> None:
         "lock_timeout",
         "statement_timeout",
         "pg_lock_timeout",
+        "application_name",
     }
     assert "s3cret" not in json.dumps(data)
 

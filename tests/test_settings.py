@@ -603,13 +603,14 @@ def test_pool_size_warning_with_quiet(cli: Cli, project: Project) -> None:
     assert result.stderr.startswith("Warning: sqlalchemy.pool_size from alembic.ini:[alembic]")
 
 
-# -- asyncmig timeouts: flag > ASYNCMIG_* > ini asyncmig.* > default ---------------------------
-def test_timeouts_precedence(cli: Cli, project: Project) -> None:
+# -- asyncmig's options: flag > ASYNCMIG_* > ini asyncmig.* > default ---------------------------
+def test_options_precedence(cli: Cli, project: Project) -> None:
     assert show(cli)["asyncmig"] == {
         "wait_timeout": 5.0,
         "lock_timeout": 300.0,
         "statement_timeout": None,
         "pg_lock_timeout": None,
+        "application_name": "asyncmig",
     }
     add_ini(
         project,
@@ -617,24 +618,28 @@ def test_timeouts_precedence(cli: Cli, project: Project) -> None:
         "asyncmig.lock_timeout = 2min",
         "asyncmig.statement_timeout = 30s",
         "asyncmig.pg_lock_timeout = 250ms",
+        "asyncmig.application_name = from-ini",
     )
     assert show(cli)["asyncmig"] == {
         "wait_timeout": 7.0,
         "lock_timeout": 120.0,
         "statement_timeout": 30.0,
         "pg_lock_timeout": 0.25,
+        "application_name": "from-ini",
     }
     env = {
         "ASYNCMIG_WAIT_TIMEOUT": "8",
         "ASYNCMIG_LOCK_TIMEOUT": "9s",
         "ASYNCMIG_STATEMENT_TIMEOUT": "1min",
         "ASYNCMIG_PG_LOCK_TIMEOUT": "2",
+        "ASYNCMIG_APPLICATION_NAME": "from-env",
     }
     assert show(cli, env=env)["asyncmig"] == {
         "wait_timeout": 8.0,
         "lock_timeout": 9.0,
         "statement_timeout": 60.0,
         "pg_lock_timeout": 2.0,
+        "application_name": "from-env",
     }
     flags = (
         "--wait-timeout",
@@ -645,12 +650,15 @@ def test_timeouts_precedence(cli: Cli, project: Project) -> None:
         "500ms",
         "--pg-lock-timeout",
         "3s",
+        "--application-name",
+        "from-flag",
     )
     assert show(cli, *flags, env=env)["asyncmig"] == {
         "wait_timeout": 0.0,
         "lock_timeout": 1.0,
         "statement_timeout": 0.5,
         "pg_lock_timeout": 3.0,
+        "application_name": "from-flag",
     }
 
 

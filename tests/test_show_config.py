@@ -110,6 +110,7 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
             "lock_timeout": 300.0,
             "statement_timeout": None,
             "pg_lock_timeout": None,
+            "application_name": "asyncmig",
         },
     }
 
@@ -159,11 +160,12 @@ def test_table(cli: Cli, project: Project, tmp_path: Path) -> None:
         ["prepend_sys_path", str(tmp_path), INI],
         ["path_separator", "os", INI],
         ["asyncmig"],
-        ["setting", "seconds"],
+        ["setting", "value"],
         ["wait_timeout", "5"],
         ["lock_timeout", "300"],
         ["statement_timeout", "-"],
         ["pg_lock_timeout", "-"],
+        ["application_name", "asyncmig"],
     ]
 
 
