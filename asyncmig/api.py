@@ -11,19 +11,17 @@ Each function resolves settings exactly as the CLI does and runs the same
   transaction on the caller's connection is left for the caller to commit.
 
 Alembic's ``context`` and ``op`` are module-level proxies, so calls in one
-process are serialised by :data:`asyncmig.runner.PROCESS_LOCK`. Errors are
+process are serialised by :mod:`asyncmig.process_lock`. Errors are
 raised as :class:`asyncmig.errors.AsyncmigError` subclasses; nothing is printed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import runner
+from . import process_lock, runner
 from .events import Events, SilentEvents
 from .options import Options
 from .results import Plan, RunResult, Status
@@ -38,46 +36,6 @@ T = TypeVar("T")
 
 #: The API's keyword arguments: the global options (one declaration, in asyncmig.options).
 ConfigOptions = Options
-
-
-async def _acquire_process_lock() -> None:
-    # Poll rather than block: a blocked acquire would stall the event loop, and an
-    # acquire in a thread could not be cancelled cleanly.
-    while not runner.PROCESS_LOCK.acquire(blocking=False):
-        await asyncio.sleep(0.01)
-
-
-async def _in_thread(fn: Callable[[runner.Runtime], T], rt: runner.Runtime) -> T:
-    """Run ``fn(rt)`` in a worker thread that releases :data:`runner.PROCESS_LOCK` itself.
-
-    A thread cannot be stopped midway: if the awaiting task is cancelled, the run
-    goes on to its end (its result discarded) and keeps the lock until then, so
-    no other migration in this process can start beside it.
-    """
-    started = False
-
-    def work() -> T:
-        nonlocal started
-        started = True
-        try:
-            return fn(rt)
-        finally:
-            runner.PROCESS_LOCK.release()
-
-    def settle(future: asyncio.Future[T]) -> None:
-        if not started:  # never ran (executor shut down): the lock is still ours
-            runner.PROCESS_LOCK.release()
-        if not future.cancelled():
-            future.exception()  # retrieved, so an abandoned failure is not logged as lost
-
-    loop = asyncio.get_running_loop()
-    try:
-        future = loop.run_in_executor(None, contextvars.copy_context().run, work)
-    except BaseException:
-        runner.PROCESS_LOCK.release()
-        raise
-    future.add_done_callback(settle)
-    return await asyncio.shield(future)
 
 
 async def _on_connection(
@@ -122,16 +80,17 @@ async def _run(
             settings, events=events or SilentEvents(), connection=sync_connection, locked=True
         )
 
-    await _acquire_process_lock()
+    await process_lock.acquire()
     if connection is None:
-        return await _in_thread(fn, runtime())
+        rt = runtime()
+        return await process_lock.run_in_thread(lambda: fn(rt))
     try:
         if isinstance(connection, AsyncEngine):
             async with connection.connect() as conn:
                 return await _on_connection(fn, runtime, conn)
         return await _on_connection(fn, runtime, connection)
     finally:
-        runner.PROCESS_LOCK.release()
+        process_lock.release()
 
 
 async def upgrade(

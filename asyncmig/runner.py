@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from . import bridge, hooks
+from . import bridge, hooks, process_lock
 from .alembic_config import AsyncmigConfig, SectionReader, build_config
 from .cmdopts import alembic_namespace
 from .deploy import Run, RunConfig
@@ -36,8 +35,6 @@ from .settings import Settings
 
 T = TypeVar("T")
 
-#: Alembic's ``context`` and ``op`` are module-level proxies: one command at a time per process.
-PROCESS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -49,7 +46,7 @@ class Runtime:
     stdout: TextIO = field(default_factory=io.StringIO)
     quiet: bool = False
     connection: Connection | None = None
-    #: Set by the API when it already holds :data:`PROCESS_LOCK`.
+    #: Set by the API when it already holds the process lock (:mod:`asyncmig.process_lock`).
     locked: bool = False
     #: ``--raiseerr``/``--traceback``, for ``config.cmd_opts.raiseerr``.
     raiseerr: bool = False
@@ -59,10 +56,10 @@ class Runtime:
 
 @contextmanager
 def _process_lock(rt: Runtime) -> Iterator[None]:
-    if rt.locked:
+    if rt.locked:  # the API took it, without blocking its event loop
         yield
         return
-    with PROCESS_LOCK:
+    with process_lock.held():
         yield
 
 

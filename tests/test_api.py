@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import asyncmig
-from asyncmig import runner
+from asyncmig import process_lock
 from asyncmig.results import Step
 
 
@@ -233,7 +233,7 @@ async def test_error_reaches_gather_and_tasks(project, tmp_path):
     assert isinstance(results[0], asyncmig.MigrationError)
     assert str(results[0]).startswith("revision 0002aa (create table t0002) failed: ")
     assert isinstance(results[1], asyncmig.RunResult)
-    assert not runner.PROCESS_LOCK.locked()
+    assert not process_lock.locked()
 
 
 # -- the process-wide lock ----------------------------------------------------------------
@@ -265,7 +265,7 @@ async def test_concurrent_calls_are_serialised(tmp_path):
 async def test_calls_wait_for_the_process_lock(project, tmp_path):
     project.revisions(1)
     engine = create_async_engine(_sqlite_url(tmp_path / "conn.db"))
-    runner.PROCESS_LOCK.acquire()
+    await process_lock.acquire()
     try:
         threaded = asyncio.create_task(asyncmig.upgrade(config=project.ini))
         shared = asyncio.create_task(_upgrade_on(engine, project))
@@ -273,13 +273,13 @@ async def test_calls_wait_for_the_process_lock(project, tmp_path):
         assert not threaded.done()
         assert not shared.done()
     finally:
-        runner.PROCESS_LOCK.release()
+        process_lock.release()
     try:
         assert (await threaded).to_revisions == ("0001aa",)
         assert (await shared).to_revisions == ("0001aa",)
     finally:
         await engine.dispose()
-    assert not runner.PROCESS_LOCK.locked()
+    assert not process_lock.locked()
 
 
 async def _upgrade_on(engine, project: Project) -> asyncmig.RunResult:
@@ -292,11 +292,11 @@ async def test_cancelled_call_keeps_the_lock_until_its_thread_ends(project):
     project.revisions(2, body=lambda i: "import time; time.sleep(0.3)")
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(asyncmig.upgrade(config=project.ini), 0.1)
-    assert runner.PROCESS_LOCK.locked()
+    assert process_lock.locked()
     started = time.monotonic()
     assert await asyncmig.current(config=project.ini) == ["0002aa"]
     assert time.monotonic() - started > 0.2  # it waited for the abandoned run to end
-    assert not runner.PROCESS_LOCK.locked()
+    assert not process_lock.locked()
 
 
 @pytest.mark.postgres
@@ -309,7 +309,7 @@ async def test_cancelled_call_on_a_connection_stays_a_cancellation(project, pg_u
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(asyncmig.upgrade(config=project.ini, connection=conn), 0.3)
             assert time.monotonic() - started < 3
-        assert not runner.PROCESS_LOCK.locked()
+        assert not process_lock.locked()
         assert await asyncmig.current(config=project.ini, connection=engine) == []
     finally:
         await engine.dispose()
