@@ -17,7 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .harness import base_environment
+from .runners import base_environment
 
 PROJECTS = Path(__file__).parent / "projects"
 TEMPLATES = ("generic", "async", "multidb", "pyproject", "pyproject_async")

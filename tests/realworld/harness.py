@@ -6,7 +6,7 @@ The pieces:
 * :class:`Database` -- one throwaway database and its URL in every spelling
   (``provider``: what hosting providers hand out, ``sync``: the driver plain
   Alembic uses, ``async``: the driver an async env.py needs).
-* Three runners, each a function ``(project, args, env) -> Run``:
+* Three runners (:mod:`.runners`), each a function ``(project, args, env) -> Run``:
   :func:`run_alembic` (the installed ``alembic`` script, subprocess),
   :func:`run_asyncmig_script` (the installed ``asyncmig`` script, subprocess) and
   :func:`run_asyncmig_cli` (``asyncmig.cli.app`` in this process, via Typer's CliRunner).
@@ -18,34 +18,47 @@ The pieces:
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import logging
-import os
 import re
-import subprocess
-import sys
-import time
-import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .runners import (
+    ALEMBIC,
+    CLI,
+    RUNNER_FUNCTIONS,
+    RUNNERS,
+    SCRIPT,
+    Run,
+    base_environment,
+    run_alembic,
+    run_asyncmig_cli,
+    run_asyncmig_script,
+)
 from .snapshot import diff, snapshot
 
-ALEMBIC = "alembic"
-SCRIPT = "asyncmig"
-CLI = "asyncmig-cli"
-#: Every runner, plain alembic first: it is the reference the others are compared with.
-RUNNERS = (ALEMBIC, SCRIPT, CLI)
-
-_BIN = Path(sys.executable).parent
-#: Variables a developer's shell may hold that would change what a run does.
-_CLEARED = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS", "NO_COLOR")
-TIMEOUT = 90.0
-
+__all__ = [
+    "ALEMBIC",
+    "CLI",
+    "RUNNERS",
+    "RUNNER_FUNCTIONS",
+    "SCRIPT",
+    "Comparison",
+    "Configure",
+    "Database",
+    "Mismatch",
+    "Run",
+    "Side",
+    "base_environment",
+    "run_alembic",
+    "run_asyncmig_cli",
+    "run_asyncmig_script",
+    "same_env",
+    "set_ini_option",
+    "url_in_env",
+    "url_in_ini",
+]
 
 # -- databases ------------------------------------------------------------------------------
 _FORMS = {
@@ -85,175 +98,6 @@ class Database:
 
     def snapshot(self) -> list[str]:
         return snapshot(self.url("sync"))
-
-
-# -- runs -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Run:
-    """What one command printed and returned."""
-
-    runner: str
-    args: tuple[str, ...]
-    exit_code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    @property
-    def first_error_line(self) -> str:
-        """The line a reader looks at first: asyncmig's ``Error:``, Alembic's ``FAILED:``,
-        or the last line of a traceback."""
-        lines = [line for line in self.output.splitlines() if line.strip()]
-        for line in lines:
-            if line.startswith(("Error:", "FAILED:")):
-                return line
-        return lines[-1] if lines else ""
-
-    def __str__(self) -> str:
-        def block(name: str, text: str) -> str:
-            body = "\n".join("    | " + line for line in text.rstrip().splitlines())
-            return f"  {name}:\n{body}" if body else f"  {name}: (empty)"
-
-        return (
-            f"$ {self.runner} {' '.join(self.args)}  -> exit {self.exit_code} "
-            f"({self.seconds:.2f} s)\n"
-            f"{block('stdout', self.stdout)}\n{block('stderr', self.stderr)}"
-        )
-
-
-#: The environment subprocesses start from: this process's, as it was at import (before any
-#: in-process run changed it), without asyncmig's or Alembic's variables.
-_BASE_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED)}
-
-
-def base_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """The clean environment plus ``extra`` (safe to call while an in-process run is on)."""
-    return {**_BASE_ENVIRONMENT, **extra}
-
-
-def _subprocess(
-    runner: str, exe: str, project: Path, args: Sequence[str], env: Mapping[str, str]
-) -> Run:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(_BIN / exe), *args],
-        cwd=project,
-        env=base_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    return Run(
-        runner,
-        tuple(args),
-        done.returncode,
-        done.stdout,
-        done.stderr,
-        time.perf_counter() - started,
-    )
-
-
-def run_alembic(project: Path, args: Sequence[str], env: Mapping[str, str]) -> Run:
-    """The installed ``alembic`` console script, in ``project``."""
-    return _subprocess(ALEMBIC, "alembic", project, args, env)
-
-
-def run_asyncmig_script(project: Path, args: Sequence[str], env: Mapping[str, str]) -> Run:
-    """The installed ``asyncmig`` console script, in ``project``."""
-    return _subprocess(SCRIPT, "asyncmig", project, args, env)
-
-
-@contextmanager
-def sandbox(project: Path, env: Mapping[str, str]) -> Iterator[None]:
-    """Run an Alembic command in this process as if it were a fresh one, then undo its traces.
-
-    env.py imports the project's own modules (``models``, ``settings``) by name,
-    ``fileConfig`` rewires logging and ``asyncio.get_event_loop()`` depends on what ran
-    before; each in-process run must see its own project's modules and a fresh event
-    loop policy, and leave the test process's logging, environment and cwd as it found them.
-    """
-    cwd, path, modules = os.getcwd(), list(sys.path), set(sys.modules)
-    # Alembic's prepend_sys_path puts "." on sys.path; the finder cached for "." remembers
-    # the directory it was first used in, so it must not outlive (or predate) one run.
-    finders = dict(sys.path_importer_cache)
-    for entry in [k for k in sys.path_importer_cache if not os.path.isabs(k)]:
-        del sys.path_importer_cache[entry]
-    importlib.invalidate_caches()
-    saved_env = {k: v for k, v in os.environ.items() if k.startswith(_CLEARED)}
-    root = logging.getLogger()
-    root_state = (list(root.handlers), root.level)
-    loggers = {
-        name: (lg.level, list(lg.handlers), lg.disabled, lg.propagate)
-        for name, lg in logging.Logger.manager.loggerDict.items()
-        if isinstance(lg, logging.Logger)
-    }
-    for name in saved_env:
-        del os.environ[name]
-    os.environ.update(env)
-    os.chdir(project)
-    # A fresh process's event loop state: after any asyncio.run() in this process,
-    # asyncio.get_event_loop() (still common in env.py files) would raise instead.
-    saved_policy, policy = asyncio.get_event_loop_policy(), asyncio.DefaultEventLoopPolicy()
-    asyncio.set_event_loop_policy(policy)
-    try:
-        yield
-    finally:
-        made = getattr(policy._local, "_loop", None)  # the loop get_event_loop() made, if any
-        if made is not None and not made.is_closed():
-            made.close()
-        asyncio.set_event_loop_policy(saved_policy)
-        os.chdir(cwd)
-        for name in [k for k in os.environ if k.startswith(_CLEARED) or k in env]:
-            del os.environ[name]
-        os.environ.update(saved_env)
-        sys.path[:] = path
-        sys.path_importer_cache.clear()
-        sys.path_importer_cache.update(finders)
-        project_prefix = str(project)
-        for name in set(sys.modules) - modules:
-            origin = getattr(sys.modules[name], "__file__", None) or ""
-            if origin.startswith(project_prefix) or name in ("models", "settings"):
-                del sys.modules[name]
-        root.handlers[:], root.level = root_state[0], root_state[1]
-        for name, lg in logging.Logger.manager.loggerDict.items():
-            if not isinstance(lg, logging.Logger):
-                continue
-            if name in loggers:
-                lg.level, lg.handlers[:], lg.disabled, lg.propagate = loggers[name]
-            else:
-                lg.handlers.clear()
-                lg.setLevel(logging.NOTSET)
-                lg.disabled = False
-
-
-def run_asyncmig_cli(project: Path, args: Sequence[str], env: Mapping[str, str]) -> Run:
-    """``asyncmig.cli.app`` in this process (Typer's CliRunner), in ``project``."""
-    from typer.testing import CliRunner
-
-    from asyncmig.cli import app
-
-    started = time.perf_counter()
-    with sandbox(project, env):
-        result = CliRunner().invoke(app, list(args), catch_exceptions=True)
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        # an exception escaped asyncmig's own error boundary: show where
-        exc = result.exception
-        stderr += "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return Run(
-        CLI, tuple(args), result.exit_code, result.stdout, stderr, time.perf_counter() - started
-    )
-
-
-RUNNER_FUNCTIONS: dict[str, Callable[[Path, Sequence[str], Mapping[str, str]], Run]] = {
-    ALEMBIC: run_alembic,
-    SCRIPT: run_asyncmig_script,
-    CLI: run_asyncmig_cli,
-}
 
 
 # -- ini files ------------------------------------------------------------------------------
@@ -391,8 +235,9 @@ class Comparison:
         ]
         if wrong:
             wanted = f"alembic exit {expect}, asyncmig exit {wanted_asyncmig}"
+            got = "; ".join(f"{r.runner} exit {r.exit_code}: {r.first_error_line}" for r in wrong)
             raise Mismatch(
-                f"unexpected exit code(s) (wanted {wanted}):\n"
+                f"unexpected exit code(s) (wanted {wanted}) -- {got}\n"
                 + "\n".join(str(r) for r in runs.values())
             )
         return runs

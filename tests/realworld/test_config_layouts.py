@@ -22,7 +22,9 @@ prepend_sys_path = ["."]
 
 def _layout(generated: Generated, path: Path, *, ini: str | None, toml: str | None) -> None:
     """The generic project with env.py from projects/layout; its alembic.ini moved to
-    ``ini`` (None: removed) and a pyproject.toml written at ``toml``."""
+    ``ini`` (None: removed) and a pyproject.toml written at ``toml``. With a toml the ini
+    keeps no script_location (the ``pyproject`` template's split); the ini always holds a
+    ``version_table`` option of the project's own."""
     pattern_project(generated("generic"), path, "layout")
     text = (path / "alembic.ini").read_text()
     (path / "alembic.ini").unlink()
@@ -30,7 +32,8 @@ def _layout(generated: Generated, path: Path, *, ini: str | None, toml: str | No
         target = path / ini
         target.parent.mkdir(parents=True, exist_ok=True)
         scripts = "%(here)s/" + ("../" * ini.count("/")) + "migrations"
-        text = text.replace("script_location = %(here)s/migrations", f"script_location = {scripts}")
+        old = "script_location = %(here)s/migrations\n"
+        text = text.replace(old, "" if toml else f"script_location = {scripts}\n")
         text = text.replace("[alembic]\n", "[alembic]\nversion_table = app_versions\n", 1)
         target.write_text(text)
     if toml is not None:
@@ -86,4 +89,17 @@ def test_alembic_config_variable(compare: Compare, generated: Generated) -> None
         lambda path: _layout(generated, path, ini="conf/alembic.ini", toml=None), configure
     )
     cmp.step("upgrade", "head")
+    assert "table public.app_versions" in cmp.snapshot
+
+
+def test_config_flag_ini_with_pyproject_of_working_directory(
+    compare: Compare, generated: Generated
+) -> None:
+    """``-c conf/alembic.ini`` with ``[tool.alembic]`` in ./pyproject.toml: Alembic reads the
+    pyproject.toml of the working directory, not one beside the ini."""
+    cmp = compare(
+        lambda path: _layout(generated, path, ini="conf/alembic.ini", toml="pyproject.toml"),
+        _ini_url("conf/alembic.ini"),
+    )
+    cmp.step("-c", "conf/alembic.ini", "upgrade", "head")
     assert "table public.app_versions" in cmp.snapshot
