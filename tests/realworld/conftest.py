@@ -12,7 +12,7 @@ import pytest
 from conftest import MARIADB_HOST, PG_HOST, _mariadb_admin, _pg_admin, _server_missing
 
 from .builders import alembic_init
-from .harness import ALEMBIC, RUNNERS, Comparison, Configure, Database, Side
+from .harness import ALEMBIC, CLI, Comparison, Configure, Database, Side
 
 NewDatabase = Callable[[str], Database]
 Compare = Callable[..., Comparison]
@@ -69,11 +69,13 @@ def new_database(tmp_path: Path) -> Iterator[NewDatabase]:
 
 @pytest.fixture
 def compare(tmp_path: Path, new_database: NewDatabase) -> Compare:
-    """``compare(build, configure, dialect=..., databases=("main",), runners=RUNNERS)``.
+    """``compare(build, configure, dialect=..., databases=("main",), runners=(ALEMBIC, CLI))``.
 
     ``build(path)`` writes the project once; each runner gets its own copy and its own
     fresh databases (one per label in ``databases``); ``configure(side)`` then says where
     that side's URLs go (the ini for plain alembic, ``DATABASE_URL`` for asyncmig ...).
+    ``runners=RUNNERS`` adds the installed ``asyncmig`` script (a subprocess per command)
+    to the in-process CLI.
     """
 
     def make(
@@ -82,7 +84,7 @@ def compare(tmp_path: Path, new_database: NewDatabase) -> Compare:
         *,
         dialect: str = "postgresql",
         databases: Sequence[str] = ("main",),
-        runners: Sequence[str] = RUNNERS,
+        runners: Sequence[str] = (ALEMBIC, CLI),
     ) -> Comparison:
         assert runners[0] == ALEMBIC
         source = tmp_path / "source"

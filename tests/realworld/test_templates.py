@@ -24,9 +24,9 @@ from .builders import (
 )
 from .harness import ALEMBIC, CLI, RUNNERS, Comparison, Configure, Side, url_in_ini
 
-#: The installed script runs too for the three env.py shapes (sync, async, multidb) on
-#: PostgreSQL; elsewhere asyncmig runs in-process only (each script start costs ~0.4 s CPU).
-WITH_SCRIPT = ("generic", "async", "multidb")
+#: The installed script runs too for the sync and the async env.py on PostgreSQL;
+#: elsewhere asyncmig runs in-process only (each script start costs ~0.4 s CPU).
+WITH_SCRIPT = ("generic", "async")
 
 
 def per_engine_urls(side: Side) -> None:
