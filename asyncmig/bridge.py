@@ -97,8 +97,12 @@ def _run_on_new_loop(fn: Callable[[], T]) -> T:
     the signal's exception continues.
     """
     loop = asyncio.new_event_loop()
-    # env.py files of the ``get_event_loop().run_until_complete(...)`` kind run on this loop.
+    # env.py files that find this loop running and call ``run_until_complete`` on it, or
+    # schedule their migrations with ``create_task`` and return (the task would run after
+    # Alembic tore its context down, and its errors would be lost), run them to the end
+    # where they stand instead.
     setattr(loop, "run_until_complete", _reentrant(loop, loop.run_until_complete))  # noqa: B010
+    setattr(loop, "create_task", _awaited_task(loop, loop.create_task))  # noqa: B010
     task = loop.create_task(greenlet_spawn(fn))
     try:
         return loop.run_until_complete(task)
@@ -126,3 +130,16 @@ def _reentrant(
         return original(future)
 
     return run_until_complete
+
+
+def _awaited_task(
+    loop: asyncio.AbstractEventLoop, original: Callable[..., asyncio.Task[Any]]
+) -> Callable[..., Any]:
+    def create_task(coro: Any, **kwargs: Any) -> Any:
+        if _BRIDGED.get() and in_greenlet():
+            done: asyncio.Future[Any] = loop.create_future()
+            done.set_result(_await(coro))  # an error is raised here, where env.py can see it
+            return done
+        return original(coro, **kwargs)
+
+    return create_task

@@ -207,9 +207,7 @@ def _typer_parameters() -> list[inspect.Parameter]:
 
     kinds: dict[str, Any] = {"str": str | None, "list": list[str] | None, "bool": bool}
     params = [
-        inspect.Parameter(
-            "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
-        )
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     ]
     cli_specs = {name: spec for name, spec in specs().items() if spec.flags}
     for name, spec in {**cli_specs, **CLI_ONLY}.items():

@@ -92,11 +92,7 @@ def find_config(
     the working directory. Unlike Alembic, a file named explicitly must exist.
     """
     names: tuple[str | os.PathLike[str], ...] = (
-        ()
-        if given is None
-        else (given,)
-        if isinstance(given, (str, os.PathLike))
-        else tuple(given)
+        () if given is None else (given,) if isinstance(given, (str, os.PathLike)) else tuple(given)
     )
     ini_name: str | os.PathLike[str] | None = None
     toml_name: str | os.PathLike[str] | None = None

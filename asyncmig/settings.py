@@ -241,9 +241,7 @@ def resolve(options: Options | None = None) -> Settings:
     for setting in dropped:
         del sqlalchemy[setting.key]
     ini = {key: setting.value for key, setting in keys.asyncmig.items()}
-    values = {
-        name: resolve_value(name, options.get(name), env, ini) for name in resolved_names()
-    }
+    values = {name: resolve_value(name, options.get(name), env, ini) for name in resolved_names()}
     return Settings(
         config_file=ini_path,
         toml_file=toml_path,

@@ -536,3 +536,18 @@ def test_postgres_check_model_drift(cli: Cli, project: Project, pg_url: str) -> 
     drift = cli("--url", pg_url, "check")
     assert drift.exit_code == 4
     assert "Error: model drift: New upgrade operations detected: [('add_column'" in drift.stderr
+
+
+def test_empty_autogenerate_writes_no_file_unless_allow_empty(cli: Cli, project: Project) -> None:
+    """Alembic's cookbook recipe "don't generate empty migrations", built in."""
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text(models_env())
+    ok(cli("revision", "--autogenerate", "-m", "models", "--rev-id", "auto1"))
+    ok(cli("upgrade", "head"))
+    result = ok(cli("revision", "--autogenerate", "-m", "nothing", "--rev-id", "auto2"))
+    assert revision_files(project) == ["auto1_models.py"]
+    assert result.stderr.splitlines()[-1] == (
+        "asyncmig: no changes in the models: no revision written (--allow-empty writes one anyway)"
+    )
+    ok(cli("revision", "--autogenerate", "--allow-empty", "-m", "nothing", "--rev-id", "auto2"))
+    assert revision_files(project) == ["auto1_models.py", "auto2_nothing.py"]

@@ -81,11 +81,12 @@ def _json(run: Run) -> dict[str, object]:
 def test_bare_x_dry_run_rolls_back(flavour: str, compare: Compare, generated: Generated) -> None:
     """A bare ``-x dry-run`` makes env.py roll its transaction back (csgobonafides/
     service_authentication src/db/alembic/env.py): nothing is applied, and asyncmig
-    must not report anything as applied."""
+    must not report anything as applied: exit 4 (revisions still pending), the JSON
+    lists the rolled-back steps apart."""
     name = "dry_run" if flavour == "sync" else "dry_run_async"
     cmp = compare(pattern(generated, name), url_in_ini(flavour), runners=RUNNERS)
     args = ("-x", "dry-run", "upgrade", "head")
-    runs = cmp.run(*args, asyncmig_args=(*args, "--json"))
+    runs = cmp.run(*args, asyncmig_args=(*args, "--json"), expect_asyncmig=4)
     cmp.assert_same("a dry run")
     assert not [line for line in cmp.snapshot if line.startswith("table ")], (
         "the dry run left tables"
@@ -94,6 +95,13 @@ def test_bare_x_dry_run_rolls_back(flavour: str, compare: Compare, generated: Ge
         result = _json(runs[side.runner])
         assert result["applied"] == [], f"{side.runner} reported a rolled-back run as applied"
         assert result["to_revisions"] == [], side.runner
+        assert [step["revision"] for step in result["rolled_back"]] == [  # type: ignore[index, union-attr]
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+        ]
+        assert result["error"]["code"] == "rolled_back", side.runner  # type: ignore[index, call-overload]
 
     runs = cmp.step("upgrade", "head", asyncmig_args=("upgrade", "head", "--json"))
     for side in cmp.subjects:
