@@ -111,7 +111,7 @@ def _accepts(port: int) -> bool:
 
     try:
         return asyncio.run(go())
-    except (OSError, asyncio.TimeoutError, Exception):
+    except Exception:  # not listening yet, or the server behind it not reachable yet
         return False
 
 
@@ -145,7 +145,7 @@ class PgBouncer:
 
 def _start(binary: str, mode: str, workdir: Path, run_as: Any) -> PgBouncer:
     """Start one PgBouncer; retry on another port if the chosen one was taken meanwhile."""
-    last = ""
+    last = "(no output)"
     for _ in range(3):
         port = free_port()
         ini = workdir / f"{mode}.ini"
@@ -181,8 +181,7 @@ def _start(binary: str, mode: str, workdir: Path, run_as: Any) -> PgBouncer:
                 return bouncer
             time.sleep(0.1)
         bouncer.stop()
-        last = bouncer.log.strip().splitlines()[-1:] or ["(no output)"]
-        last = last[0]
+        last = (bouncer.log.strip().splitlines() or [last])[-1]
     raise RuntimeError(f"PgBouncer ({mode} mode) did not start: {last}")
 
 
@@ -203,7 +202,8 @@ def pgbouncers() -> Iterator[dict[str, PgBouncer]]:
                 break
     workdir = Path(tempfile.mkdtemp(prefix="asyncmig-pgbouncer-"))
     # PgBouncer logs in to the server with the password it has here.
-    (workdir / "userlist.txt").write_text(f'"{PG_USER}" "{PG_PASSWORD}"\n')
+    quoted = [value.replace('"', '""') for value in (PG_USER, PG_PASSWORD)]
+    (workdir / "userlist.txt").write_text(f'"{quoted[0]}" "{quoted[1]}"\n')
     if run_as is not None:
         for path in (workdir, workdir / "userlist.txt"):
             os.chown(path, run_as.pw_uid, run_as.pw_gid)
