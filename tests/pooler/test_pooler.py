@@ -1,0 +1,168 @@
+"""Every command through PgBouncer (issue 17), as users run it: the installed script, one
+process per command, a URL that points at the pooler.
+
+Parametrised over pool mode (transaction, session) and driver (asyncpg, psycopg). One
+process per command matters: asyncpg names its prepared statements from a per-process
+counter (``__asyncpg_stmt_1__`` ...), so in-process runs would never reuse a name and would
+hide the clash that a second ``asyncmig`` process meets on a pooled server connection.
+
+State is checked on the server's own port (``PooledDatabase.direct``), never through the
+pooler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from conftest import Project, make_project, run_script
+
+from .conftest import PooledDatabase, advisory_locks, fetch, tables, versions
+
+REVISIONS = 5
+HEAD = f"{REVISIONS:04d}aa"
+
+
+def asyncmig(db: PooledDatabase, project: Project, *args: str) -> Any:
+    return run_script("--url", db.url, "--lock-timeout", "20", *args, cwd=project.path)
+
+
+def ok(result: Any) -> str:
+    """stdout of a run that must have exited 0."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    return str(result.stdout)
+
+
+def upgraded(tmp_path: Path, db: PooledDatabase) -> Project:
+    project = make_project(tmp_path / "proj")
+    project.revisions(REVISIONS)
+    ok(asyncmig(db, project, "-q", "upgrade", "head"))
+    return project
+
+
+# -- the fixtures really pool the way they say ----------------------------------------------
+def test_transaction_mode_shares_server_connections_and_session_mode_does_not(
+    pooled_asyncpg: PooledDatabase,
+) -> None:
+    """Two clients connected at once: in transaction mode the second runs on the server
+    connection the first just released; in session mode each keeps its own. Guards the
+    suite against a fixture that silently pools per session."""
+
+    async def go() -> tuple[int, int, int]:
+        dsn = pooled_asyncpg.bouncer.url(pooled_asyncpg.database).replace("+asyncpg", "", 1)
+        a = await asyncpg.connect(dsn, statement_cache_size=0)
+        b = await asyncpg.connect(dsn, statement_cache_size=0)
+        try:
+            x = await a.fetchval("SELECT pg_backend_pid()")
+            y = await b.fetchval("SELECT pg_backend_pid()")
+            z = await a.fetchval("SELECT pg_backend_pid()")
+            return x, y, z
+        finally:
+            await a.close()
+            await b.close()
+
+    x, y, z = asyncio.run(go())
+    if pooled_asyncpg.mode == "transaction":
+        assert x == y or x != z
+    else:
+        assert x != y and x == z
+
+
+# -- one command after another --------------------------------------------------------------
+def test_fresh_upgrade(tmp_path: Path, pooled: PooledDatabase) -> None:
+    project = make_project(tmp_path / "proj")
+    project.revisions(REVISIONS)
+    out = ok(asyncmig(pooled, project, "upgrade", "head"))
+    assert re.fullmatch(
+        rf"Upgraded {REVISIONS} revisions in \d+\.\d\d s; the database is at {HEAD}\.",
+        out.splitlines()[-1],
+    )
+    assert versions(pooled) == [HEAD]
+    assert tables(pooled) == REVISIONS
+
+
+def test_no_op_upgrade(tmp_path: Path, pooled: PooledDatabase) -> None:
+    project = upgraded(tmp_path, pooled)
+    for _ in range(2):  # a second process, then a third, on the same pooled connections
+        out = ok(asyncmig(pooled, project, "upgrade", "head"))
+        assert out.splitlines() == [f"Nothing to do: the database is at {HEAD}."]
+    assert versions(pooled) == [HEAD]
+
+
+def test_status(tmp_path: Path, pooled: PooledDatabase) -> None:
+    project = upgraded(tmp_path, pooled)
+    out = ok(asyncmig(pooled, project, "status"))
+    assert out.splitlines() == [f"Current: {HEAD}", f"Heads:   {HEAD}", "Up to date."]
+
+
+def test_current(tmp_path: Path, pooled: PooledDatabase) -> None:
+    project = upgraded(tmp_path, pooled)
+    out = ok(asyncmig(pooled, project, "current"))
+    assert out.splitlines() == [f"{HEAD} (head)"]
+
+
+def test_downgrade_and_upgrade_again(tmp_path: Path, pooled: PooledDatabase) -> None:
+    project = upgraded(tmp_path, pooled)
+    out = ok(asyncmig(pooled, project, "downgrade", "-2"))
+    assert out.splitlines()[-1].endswith("the database is at 0003aa.")
+    assert versions(pooled) == ["0003aa"]
+    ok(asyncmig(pooled, project, "-q", "downgrade", "base"))
+    assert versions(pooled) == []
+    assert tables(pooled) == 0
+    ok(asyncmig(pooled, project, "-q", "upgrade", "head"))
+    assert versions(pooled) == [HEAD]
+
+
+# -- nothing of a run stays behind on the pooler's server connections ----------------------
+def test_no_lock_or_setting_outlives_the_run(tmp_path: Path, pooled: PooledDatabase) -> None:
+    """A session-level advisory lock or ``SET statement_timeout`` done through a
+    transaction pooler stays on a server connection that other clients get next."""
+    project = make_project(tmp_path / "proj")
+    project.revisions(REVISIONS)
+    ok(
+        asyncmig(
+            pooled,
+            project,
+            "-q",
+            "--statement-timeout",
+            "7s",
+            "--pg-lock-timeout",
+            "3s",
+            "upgrade",
+            "head",
+        )
+    )
+    left = {"advisory locks": advisory_locks(pooled), "timeouts": server_settings(pooled)}
+    assert left == {"advisory locks": [], "timeouts": {("0", "0")}}
+
+
+def server_settings(db: PooledDatabase) -> set[tuple[str, str]]:
+    """(statement_timeout, lock_timeout) as every server connection of the pooler to this
+    database has them: one client per server connection, each pinned by an open
+    transaction so that the pooler cannot hand them the same one."""
+    others = fetch(
+        db.direct,
+        "SELECT count(*) FROM pg_stat_activity "
+        f"WHERE datname = '{db.database}' AND pid <> pg_backend_pid()",
+    )[0][0]
+
+    async def go() -> set[tuple[str, str]]:
+        dsn = db.bouncer.url(db.database).replace("+asyncpg", "", 1)
+        conns = [await asyncpg.connect(dsn, statement_cache_size=0) for _ in range(max(others, 1))]
+        seen = set()
+        try:
+            for conn in conns:
+                await conn.execute("BEGIN")
+                row = await conn.fetchrow(
+                    "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+                )
+                seen.add((row[0], row[1]))
+        finally:
+            for conn in conns:
+                await conn.close()
+        return seen
+
+    return asyncio.run(go())
