@@ -7,7 +7,7 @@ kernel ACKs everything, so TCP keepalives never fire through it: what ends these
 timers, the ones a deploy step is documented to have:
 
 * ``--wait-timeout W`` bounds the TCP connect *and* the protocol handshake of every try:
-  exit 3 within ``W + CONNECT_MARGIN``.
+  exit 3 within ``W + CONNECT_MARGIN`` plus the CLI's own start-up and exit time.
 * ``--statement-timeout S`` makes the client give up on a connection that answers nothing
   for ``S`` plus a margin: exit 3 within ``S + PARTITION_MARGIN`` of the partition, and the
   server ends the abandoned session (and its lock) by itself within ``SERVER_MARGIN``.
