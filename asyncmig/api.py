@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import process_lock, runner
+from . import commands, process_lock, runner
 from .events import Events, SilentEvents
 from .options import Options
 from .results import Plan, RunResult, Status
@@ -105,7 +105,7 @@ async def upgrade(
     """Upgrade to ``revision``; ``options``: :class:`ConfigOptions`."""
     settings = resolve_settings(**options)
     return await _run(
-        lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
+        lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
     )
 
 
@@ -121,7 +121,7 @@ async def downgrade(
     """Downgrade to ``revision`` (``base``, ``-1``, an id)."""
     settings = resolve_settings(**options)
     return await _run(
-        lambda rt: runner.downgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
+        lambda rt: commands.downgrade(rt, revision, sql=sql, tag=tag), settings, connection, events
     )
 
 
@@ -139,7 +139,7 @@ async def stamp(
     revisions = [revision] if isinstance(revision, str) else list(revision)
     settings = resolve_settings(**options)
     return await _run(
-        lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge),
+        lambda rt: commands.stamp(rt, revisions, sql=sql, tag=tag, purge=purge),
         settings,
         connection,
         events,
@@ -151,13 +151,13 @@ async def current(
 ) -> list[str]:
     """The database's current revision ids (empty at base)."""
     settings = resolve_settings(**options)
-    return list(await _run(runner.current, settings, connection, None))
+    return list((await _run(commands.current, settings, connection, None)).current)
 
 
 async def heads(**options: Unpack[ConfigOptions]) -> list[str]:
     """The head revision ids of the scripts (no database needed)."""
     settings = resolve_settings(**options)
-    scripts = await _run(runner.head_scripts, settings, None, None)
+    scripts = await _run(commands.heads, settings, None, None)
     return [script.revision for script in scripts]
 
 
@@ -166,13 +166,13 @@ async def status(
 ) -> Status:
     """Current revisions, heads and pending revisions; ``status.up_to_date`` says if done."""
     settings = resolve_settings(**options)
-    return await _run(runner.status, settings, connection, None)
+    return await _run(commands.status, settings, connection, None)
 
 
 async def plan(target: str = "head", **options: Unpack[ConfigOptions]) -> Plan:
     """The SQL an upgrade to ``target`` would run from the current revision."""
     settings = resolve_settings(**options)
-    return await _run(lambda rt: runner.plan(rt, target), settings, None, None)
+    return await _run(lambda rt: commands.plan(rt, target), settings, None, None)
 
 
 async def check(
@@ -180,7 +180,7 @@ async def check(
 ) -> None:
     """Raise :class:`PendingMigrations` on pending revisions or model drift."""
     settings = resolve_settings(**options)
-    await _run(runner.check, settings, connection, None)
+    await _run(commands.check, settings, connection, None)
 
 
 async def ensure_version(
@@ -188,4 +188,4 @@ async def ensure_version(
 ) -> None:
     """Create the version table if it is missing."""
     settings = resolve_settings(**options)
-    await _run(runner.ensure_version, settings, connection, None)
+    await _run(commands.ensure_version, settings, connection, None)

@@ -18,14 +18,11 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import AsyncmigError, ExitCode
+from .errors import AsyncmigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .options import Options
-    from .output import Printer
-    from .results import RunResult
+    from .render import Printer
     from .runner import Runtime
     from .settings import Settings
 
@@ -58,7 +55,7 @@ class AsyncmigGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
-        from .output import MaskingStream
+        from .masking import MaskingStream
 
         secrets: set[str] = set()
         ctx.meta["asyncmig.secrets"] = secrets
@@ -101,7 +98,7 @@ def _is_click_exception(exc: BaseException) -> bool:
 
 def _fail(exc: BaseException, command: str, state: CliState | None) -> NoReturn:
     from .failures import translate
-    from .output import Printer
+    from .render import Printer
 
     error = translate(exc, command=command) if not isinstance(exc, AsyncmigError) else exc
     printer = Printer(sys.stdout, sys.stderr)
@@ -144,38 +141,6 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-# -- shared options, defined once ---------------------------------------------------------
-SqlOpt = Annotated[
-    bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")
-]
-TagOpt = Annotated[
-    str | None, typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")
-]
-
-
-def _json_mode(ctx: typer.Context, value: bool) -> bool:
-    if value and isinstance(ctx.obj, CliState):
-        ctx.obj.json_owed = True
-    return value
-
-
-JsonOpt = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        callback=_json_mode,
-        help="Print one JSON document on stdout, also on failure (with an 'error' object).",
-    ),
-]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
-MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
-BranchLabelOpt = Annotated[
-    str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
-]
-RevIdOpt = Annotated[
-    str | None, typer.Option("--rev-id", help="Revision id to use instead of a generated one.")
-]
 
 
 def _global_options(ctx: typer.Context, **given: Any) -> None:
@@ -246,35 +211,35 @@ def _install_global_options() -> None:
 _install_global_options()
 
 
-def _state(ctx: typer.Context) -> CliState:
+def state_of(ctx: typer.Context) -> CliState:
     state: CliState = ctx.obj
     return state
 
 
-def _printer(ctx: typer.Context, json_mode: bool = False) -> Printer:
-    from .output import Printer
+def printer_of(ctx: typer.Context, json_mode: bool = False) -> Printer:
+    from .render import Printer
 
-    return Printer(sys.stdout, sys.stderr, quiet=_state(ctx).quiet, json_mode=json_mode)
+    return Printer(sys.stdout, sys.stderr, quiet=state_of(ctx).quiet, json_mode=json_mode)
 
 
-def _settings(ctx: typer.Context) -> Settings:
+def settings_of(ctx: typer.Context) -> Settings:
     """Resolve settings and register their secrets with the masking streams."""
     from .settings import resolve
 
-    state = _state(ctx)
+    state = state_of(ctx)
     settings = resolve(state.options)
     state.secrets.update(settings.secrets)
     return settings
 
 
-def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Printer]:
+def runtime_of(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Printer]:
     """Resolved settings and the CLI's output, warning about keys NullPool cannot take."""
-    from .output import ProgressEvents
+    from .render import ProgressEvents
     from .runner import Runtime
 
-    state = _state(ctx)
-    settings = _settings(ctx)
-    printer = _printer(ctx, json_mode)
+    state = state_of(ctx)
+    settings = settings_of(ctx)
+    printer = printer_of(ctx, json_mode)
     for dropped in settings.dropped:
         printer.warning(
             f"{dropped.key} from {dropped.source} is ignored: migrations run on NullPool, "
@@ -291,393 +256,8 @@ def _runtime(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Prin
     return runtime, printer
 
 
-def _summary(printer: Printer, result: RunResult) -> None:
-    done = {"upgrade": "Upgraded", "downgrade": "Downgraded", "stamp": "Stamped"}[result.command]
-    where = f"the database is at {','.join(result.to_revisions) or 'base'}"
-    if len(result.databases) > 1:  # env.py migrates several databases (multidb)
-        where = ", ".join(
-            f"{d.name or 'a database'} is at {','.join(d.to_revisions) or 'base'}"
-            for d in result.databases
-        )
-    count = len(result.steps)
-    if count == 0 and result.command != "stamp":
-        printer.line(f"Nothing to do: {where}.")
-    else:
-        noun = "revision" if count == 1 else "revisions"
-        printer.line(f"{done} {count} {noun} in {result.duration:.2f} s; {where}.", style="bold")
-
-
-# -- commands -----------------------------------------------------------------------------
-@app.command("init")
-def init_cmd(
-    ctx: typer.Context,
-    directory: Annotated[str, typer.Argument(help="Directory for the migration environment.")],
-    template: Annotated[
-        str, typer.Option("-t", "--template", help="Template (see list-templates).")
-    ] = "asyncmig",
-    package: Annotated[bool, typer.Option("--package", help="Write __init__.py files.")] = False,
-) -> None:
-    """Create a migration environment (default template: asyncmig's async env.py on SQLite)."""
-    from .scaffold import init
-
-    state = _state(ctx)
-    init(
-        directory,
-        template=template,
-        package=package,
-        config_file=state.options.get("config"),  # type: ignore[arg-type]
-        stdout=sys.stdout,
-        quiet=state.quiet,
-    )
-
-
-@app.command("list-templates")
-def list_templates_cmd(ctx: typer.Context) -> None:
-    """List the templates init can use: asyncmig's and Alembic's."""
-    from .scaffold import list_templates
-
-    printer = _printer(ctx)
-    printer.table(None, ("template", "description"), list_templates())
-
-
-@app.command("revision")
-def revision_cmd(
-    ctx: typer.Context,
-    message: MessageOpt = None,
-    autogenerate: Annotated[
-        bool, typer.Option("--autogenerate", help="Compare the models with the database.")
-    ] = False,
-    sql: SqlOpt = False,
-    head: Annotated[str, typer.Option("--head", help="Head revision to build on.")] = "head",
-    splice: Annotated[
-        bool, typer.Option("--splice", help="Allow a non-head revision as --head.")
-    ] = False,
-    branch_label: BranchLabelOpt = None,
-    version_path: Annotated[
-        str | None, typer.Option("--version-path", help="Versions directory for the file.")
-    ] = None,
-    rev_id: RevIdOpt = None,
-    depends_on: Annotated[
-        list[str] | None,
-        typer.Option("--depends-on", help="A revision this one depends on; repeatable."),
-    ] = None,
-    allow_empty: Annotated[
-        bool,
-        typer.Option(
-            "--allow-empty", help="With --autogenerate, write a revision even when nothing changed."
-        ),
-    ] = False,
-) -> None:
-    """Create a new revision file."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.revision(
-        rt,
-        message=message,
-        autogenerate=autogenerate,
-        sql=sql,
-        head=head,
-        splice=splice,
-        branch_label=branch_label,
-        version_path=version_path,
-        rev_id=rev_id,
-        depends_on=depends_on,
-        allow_empty=allow_empty,
-    )
-
-
-def _migrate_cmd(
-    ctx: typer.Context, call: Callable[[Runtime], RunResult], *, sql: bool, json_out: bool = False
-) -> None:
-    """Run upgrade/downgrade/stamp; report as JSON or a summary (with --sql, the SQL is all)."""
-    rt, printer = _runtime(ctx, json_out)
-    result = call(rt)
-    if sql:
-        return
-    if json_out:
-        printer.json(result.to_json())
-    else:
-        _summary(printer, result)
-
-
-@app.command("upgrade")
-def upgrade_cmd(
-    ctx: typer.Context,
-    revision: Annotated[
-        str, typer.Argument(help="Target: head, heads, +2, an id; a:b with --sql.")
-    ] = "head",
-    sql: SqlOpt = False,
-    tag: TagOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Upgrade the database to a later revision."""
-    from . import runner
-
-    _migrate_cmd(
-        ctx, lambda rt: runner.upgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
-    )
-
-
-# ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
-@app.command("downgrade", context_settings={"ignore_unknown_options": True})
-def downgrade_cmd(
-    ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target: base, -1, an id; a:b with --sql.")],
-    sql: SqlOpt = False,
-    tag: TagOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Revert the database to a previous revision."""
-    from . import runner
-
-    _migrate_cmd(
-        ctx, lambda rt: runner.downgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
-    )
-
-
-@app.command("stamp")
-def stamp_cmd(
-    ctx: typer.Context,
-    revisions: Annotated[
-        list[str], typer.Argument(help="Revision(s) to write to the version table.")
-    ],
-    sql: SqlOpt = False,
-    tag: TagOpt = None,
-    purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
-) -> None:
-    """Set the version table to the given revision(s) without running migrations."""
-    from . import runner
-
-    _migrate_cmd(
-        ctx, lambda rt: runner.stamp(rt, revisions, sql=sql, tag=tag, purge=purge), sql=sql
-    )
-
-
-@app.command("current")
-def current_cmd(
-    ctx: typer.Context,
-    verbose: VerboseOpt = False,
-    check_heads: Annotated[
-        bool,
-        typer.Option("-c", "--check-heads", help="Exit 4 unless the database is at every head."),
-    ] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Show the database's current revision(s)."""
-    from . import runner
-
-    rt, printer = _runtime(ctx, json_out)
-    if not json_out:
-        runner.print_current(rt, verbose=verbose, check_heads=check_heads)
-        return
-    status = runner.status(rt)
-    printer.json({"current": list(status.current), "heads": list(status.heads)})
-    if check_heads and set(status.current) != set(status.heads):
-        raise typer.Exit(int(ExitCode.PENDING))
-
-
-@app.command("history")
-def history_cmd(
-    ctx: typer.Context,
-    rev_range: Annotated[
-        str | None, typer.Option("-r", "--rev-range", help="Range [start]:[end].")
-    ] = None,
-    verbose: VerboseOpt = False,
-    indicate_current: Annotated[
-        bool, typer.Option("-i", "--indicate-current", help="Mark the current revision.")
-    ] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """List revisions in chronological order."""
-    from . import runner
-    from .output import REVISION_COLUMNS, revision_rows, script_json
-
-    rt, printer = _runtime(ctx, json_out)
-    if json_out or (printer.color and not verbose):
-        revisions, current = runner.history(rt, rev_range, indicate_current=indicate_current)
-        if json_out:
-            printer.json({"history": [script_json(s, current) for s in revisions]})
-        else:
-            printer.table(None, REVISION_COLUMNS, revision_rows(revisions, current))
-        return
-    # Not a terminal (or -v): Alembic's own text, which scripts already parse.
-    runner.print_history(rt, rev_range, verbose=verbose, indicate_current=indicate_current)
-
-
-@app.command("heads")
-def heads_cmd(
-    ctx: typer.Context,
-    verbose: VerboseOpt = False,
-    resolve_dependencies: Annotated[
-        bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")
-    ] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Show the current head revisions."""
-    from . import runner
-    from .output import REVISION_COLUMNS, revision_rows, script_json
-
-    rt, printer = _runtime(ctx, json_out)
-    if json_out or (printer.color and not verbose):
-        heads = runner.head_scripts(rt, resolve_dependencies=resolve_dependencies)
-        if json_out:
-            printer.json({"heads": [script_json(s) for s in heads]})
-        else:
-            printer.table(None, REVISION_COLUMNS, revision_rows(heads))
-        return
-    runner.print_heads(rt, verbose=verbose, resolve_dependencies=resolve_dependencies)
-
-
-@app.command("branches")
-def branches_cmd(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
-    """Show the branch points."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.branches(rt, verbose=verbose)
-
-
-@app.command("show")
-def show_cmd(
-    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]
-) -> None:
-    """Show a revision."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.show(rt, rev)
-
-
-@app.command("merge")
-def merge_cmd(
-    ctx: typer.Context,
-    revisions: Annotated[list[str], typer.Argument(help="Revisions to merge (or 'heads').")],
-    message: MessageOpt = None,
-    branch_label: BranchLabelOpt = None,
-    rev_id: RevIdOpt = None,
-    splice: Annotated[
-        bool, typer.Option("--splice", help="Allow a non-head revision to be merged.")
-    ] = False,
-) -> None:
-    """Merge two revisions together into a new revision file."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.merge(
-        rt, revisions, message=message, branch_label=branch_label, rev_id=rev_id, splice=splice
-    )
-
-
-@app.command("edit")
-def edit_cmd(
-    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]
-) -> None:
-    """Open a revision file in the editor."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.edit(rt, rev)
-
-
-@app.command("check")
-def check_cmd(ctx: typer.Context) -> None:
-    """Exit 4 if an upgrade is pending or autogenerate finds model drift."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.check(rt)
-
-
-@app.command("ensure-version")
-def ensure_version_cmd(ctx: typer.Context, sql: SqlOpt = False) -> None:
-    """Create the version table if it does not exist."""
-    from . import runner
-
-    rt, _ = _runtime(ctx)
-    runner.ensure_version(rt, sql=sql)
-
-
-@app.command("show-config")
-def show_config_cmd(
-    ctx: typer.Context,
-    json_out: JsonOpt = False,
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 2 when a sqlalchemy.* key is unusable.")
-    ] = False,
-) -> None:
-    """Show every sqlalchemy.* key's verdict (used, overridden, dropped, unusable) and source."""
-    from .engineargs import check_engine_keys, settings_verdicts
-    from .showconfig import describe, render
-
-    settings = _settings(ctx)
-    verdicts = settings_verdicts(settings)
-    report = describe(settings, verdicts)
-    problem: AsyncmigError | None = None
-    if check:
-        try:
-            check_engine_keys(verdicts)
-        except AsyncmigError as exc:
-            problem = exc
-    printer = _printer(ctx, json_out)
-    if json_out:
-        if problem is not None:
-            report["error"] = error_json(problem)
-        printer.json(report)
-        _state(ctx).json_owed = False
-    else:
-        render(printer, report)
-    for line in report["warnings"]:
-        printer.warning(line)
-    if problem is not None:
-        raise problem
-
-
-@app.command("status")
-def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
-    from . import runner
-
-    rt, printer = _runtime(ctx, json_out)
-    status = runner.status(rt)
-    if json_out:
-        printer.json(status.to_json())
-    else:
-        printer.line(f"Current: {', '.join(status.current) or 'base'}")
-        printer.line(f"Heads:   {', '.join(status.heads) or 'none'}")
-        if status.pending:
-            printer.table(
-                f"Pending: {len(status.pending)}",
-                ("revision", "from", "message"),
-                [
-                    (s.revision, ",".join(s.from_revisions) or "base", s.message)
-                    for s in status.pending
-                ],
-            )
-        else:
-            printer.line("Up to date.", style="green")
-    if not status.up_to_date:
-        raise typer.Exit(int(ExitCode.PENDING))
-
-
-@app.command("plan")
-def plan_cmd(
-    ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
-    json_out: JsonOpt = False,
-) -> None:
-    """Print the SQL an upgrade would run from the database's current revision."""
-    from . import runner
-
-    rt, printer = _runtime(ctx, json_out)
-    result = runner.plan(rt, target)
-    if json_out:
-        printer.json(result.to_json())
-    elif result.steps:
-        sys.stdout.write(result.sql)
-    else:
-        printer.line(f"Nothing to do: the database is at {', '.join(result.current) or 'base'}.")
-
+# The commands are defined beside, on ``app`` (imported for its side effect).
+from . import cli_commands  # noqa: E402, F401
 
 # Every command's --help ends with the exit codes, as the top-level --help does.
 for _info in app.registered_commands:

@@ -92,11 +92,14 @@ def _writes() -> bool:
 
 
 async def _run_online(config: Any, target_metadata: Any, kwargs: dict[str, Any]) -> None:
-    engine = async_engine_from_config(
-        config.get_section(config.config_ini_section, {}),
-        prefix="sqlalchemy.",
-        poolclass=pool.NullPool,
-    )
+    section = dict(config.get_section(config.config_ini_section, {}))
+    if section.get("sqlalchemy.url"):
+        # Under asyncmig the URL is async already; under plain alembic a sync spelling
+        # (sqlite:///, postgresql://) is moved to its async driver here.
+        from .urls import DatabaseURL
+
+        section["sqlalchemy.url"] = DatabaseURL.parse(section["sqlalchemy.url"]).render()
+    engine = async_engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_on, target_metadata, kwargs)

@@ -120,6 +120,7 @@ SELECT a.pid, a.application_name, host(a.client_addr), a.state,
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid::bigint = :hi AND l.objid::bigint = :lo
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 _MYSQL_HOLDER = """
 SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST

@@ -29,9 +29,12 @@ Pure :mod:`re`: no SQLAlchemy import, since this runs on every line of output.
 
 from __future__ import annotations
 
+import io
 import re
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TextIO
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -153,3 +156,72 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
 def _replaced_anywhere(secrets: frozenset[str]) -> tuple[str, ...]:
     """The distinctive ``secrets``, longest first (cached: the set rarely changes)."""
     return tuple(sorted((s for s in secrets if is_distinctive(s)), key=len, reverse=True))
+
+
+class MaskingStream(io.TextIOBase):
+    """A text stream that masks secrets (:func:`asyncmig.urls.mask_text`) line by line.
+
+    Complete lines are masked and passed on at once; a partial line waits for its
+    end, for :meth:`flush` or :meth:`close`, so a URL written in two pieces
+    (``print`` writes its text and the newline apart; libraries build lines from
+    fragments) is masked whole. ``secrets`` is read at each line, so a set that
+    is filled after the stream is installed (the CLI's) applies to what follows.
+    """
+
+    def __init__(self, stream: TextIO, secrets: set[str]) -> None:
+        self._stream = stream
+        self.secrets = secrets
+        self._pending = ""
+        self._lock = threading.Lock()  # Alembic and logging may write from worker threads
+        #: The reader went away (``asyncmig show-config | head -1``): output is discarded
+        #: from then on, and the command itself goes on to its end, as Unix tools do.
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            data = self._pending + text
+            end = max(data.rfind("\n"), data.rfind("\r")) + 1
+            self._pending = data[end:]
+            if end:
+                self._emit(data[:end])
+        return len(text)
+
+    def _emit(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.write(mask_text(text, self.secrets))
+        except BrokenPipeError:
+            self.broken = True
+
+    def flush(self) -> None:
+        """Emit the partial line too: a flush says "show what was written so far"."""
+        if getattr(self._stream, "closed", False):
+            return  # at interpreter exit the wrapped stream may go first
+        with self._lock:
+            pending, self._pending = self._pending, ""
+            if pending:
+                self._emit(pending)
+            if self.broken:
+                return
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.broken = True
+
+    def close(self) -> None:
+        """Emit what is pending (``IOBase.close`` flushes); the wrapped stream stays open."""
+        super().close()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def fileno(self) -> int:
+        return self._stream.fileno()

@@ -120,3 +120,51 @@ class Plan:
             "steps": [step.to_json() for step in self.steps],
             "sql": self.sql,
         }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One database's revisions as ``current`` read them (env.py may read several:
+    Alembic's multidb template, a loop over tenant schemas)."""
+
+    current: tuple[str, ...]
+    #: The revision objects (Alembic ``Script``) of what the database is at.
+    scripts: tuple[Any, ...]
+    #: The URL it was read from, password masked.
+    url: str
+
+
+@dataclass(frozen=True)
+class Current:
+    """Where the database is (``current``), against the heads of the revision files."""
+
+    heads: tuple[str, ...]
+    readings: tuple[Reading, ...]
+
+    @property
+    def current(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rev for reading in self.readings for rev in reading.current))
+
+    @property
+    def at_heads(self) -> bool:
+        """Every database env.py read is at every head (``--check-heads``)."""
+        return all(set(reading.current) == set(self.heads) for reading in self.readings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"current": list(self.current), "heads": list(self.heads)}
+
+
+@dataclass(frozen=True)
+class History:
+    """The revisions ``history`` lists (Alembic ``Script`` objects, newest first)."""
+
+    scripts: tuple[Any, ...]
+    current: tuple[str, ...] = ()
+    indicate_current: bool = False
+
+
+@dataclass(frozen=True)
+class Branches:
+    """The branch points: each revision with the revisions that follow it."""
+
+    points: tuple[tuple[Any, tuple[Any, ...]], ...]

@@ -15,12 +15,11 @@ import io
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
-from alembic import command
 from alembic.runtime.environment import EnvironmentContext
-from alembic.script import Script, ScriptDirectory
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from . import bridge, hooks, process_lock
@@ -30,7 +29,7 @@ from .deploy import Run, RunConfig
 from .errors import AsyncmigError, ConfigError, RolledBack
 from .events import Events, SilentEvents
 from .failures import revision_graph_errors, translate
-from .results import DatabaseResult, Plan, RunResult, Status, Step
+from .results import DatabaseResult, RunResult
 from .settings import Settings
 
 T = TypeVar("T")
@@ -62,7 +61,7 @@ def _process_lock(rt: Runtime) -> Iterator[None]:
         yield
 
 
-def _execute(
+def execute(
     rt: Runtime,
     name: str,
     call: Callable[[AsyncmigConfig], T],
@@ -205,7 +204,7 @@ def _result(name: str, target: str, run: Run, started: float) -> RunResult:
     )
 
 
-def _migrate(
+def migrate(
     rt: Runtime,
     name: str,
     target: str,
@@ -217,7 +216,7 @@ def _migrate(
     buffer = rt.stdout if sql else None
     started = time.perf_counter()
     try:
-        _, run = _execute(
+        _, run = execute(
             rt,
             name,
             fn,
@@ -245,69 +244,7 @@ def _migrate(
     return result
 
 
-def upgrade(
-    rt: Runtime, revision: str = "head", *, sql: bool = False, tag: str | None = None
-) -> RunResult:
-    """``alembic upgrade``: apply revisions up to ``revision``."""
-    return _migrate(
-        rt,
-        "upgrade",
-        revision,
-        sql,
-        lambda c: command.upgrade(c, revision, sql=sql, tag=tag),
-        {"revision": revision, "tag": tag},
-    )
-
-
-def downgrade(
-    rt: Runtime, revision: str, *, sql: bool = False, tag: str | None = None
-) -> RunResult:
-    """``alembic downgrade``: revert revisions down to ``revision``."""
-    return _migrate(
-        rt,
-        "downgrade",
-        revision,
-        sql,
-        lambda c: command.downgrade(c, revision, sql=sql, tag=tag),
-        {"revision": revision, "tag": tag},
-    )
-
-
-def stamp(
-    rt: Runtime,
-    revisions: list[str],
-    *,
-    sql: bool = False,
-    tag: str | None = None,
-    purge: bool = False,
-) -> RunResult:
-    """``alembic stamp``: write ``revisions`` to the version table without running them."""
-    target = ",".join(revisions)
-    return _migrate(
-        rt,
-        "stamp",
-        target,
-        sql,
-        lambda c: command.stamp(
-            c, revisions if len(revisions) > 1 else revisions[0], sql=sql, tag=tag, purge=purge
-        ),
-        {"revisions": list(revisions), "tag": tag, "purge": purge},
-    )
-
-
-def ensure_version(rt: Runtime, *, sql: bool = False) -> None:
-    """``alembic ensure_version``: create the version table if it is missing."""
-    _execute(
-        rt,
-        "ensure-version",
-        lambda c: command.ensure_version(c, sql=sql),
-        alembic="ensure_version",
-        arguments={"sql": sql},
-        writes=not sql,
-    )
-
-
-def _read_heads(config: AsyncmigConfig, script: ScriptDirectory) -> tuple[str, ...]:
+def read_heads(config: AsyncmigConfig, script: ScriptDirectory) -> tuple[str, ...]:
     """The database's current revisions, read through env.py exactly as ``alembic current``."""
     found: list[tuple[str, ...]] = []
 
@@ -318,265 +255,3 @@ def _read_heads(config: AsyncmigConfig, script: ScriptDirectory) -> tuple[str, .
     with EnvironmentContext(config, script, fn=record, dont_mutate=True):
         script.run_env()
     return found[0] if found else ()
-
-
-def current(rt: Runtime) -> tuple[str, ...]:
-    """The revision(s) the database is at (empty at base)."""
-
-    def call(config: AsyncmigConfig) -> tuple[str, ...]:
-        return _read_heads(config, ScriptDirectory.from_config(config))
-
-    return _execute(rt, "current", call, alembic="current", arguments={})[0]
-
-
-def print_current(rt: Runtime, *, verbose: bool = False, check_heads: bool = False) -> None:
-    """``alembic current`` with Alembic's own output."""
-    _execute(
-        rt,
-        "current",
-        lambda c: command.current(c, check_heads=check_heads, verbose=verbose),
-        alembic="current",
-        arguments={"verbose": verbose, "check_heads": check_heads},
-    )
-
-
-def _pending(
-    script: ScriptDirectory, current_heads: tuple[str, ...], target: str
-) -> tuple[Step, ...]:
-    # The same step list ``upgrade`` computes, so status and plan never disagree with it.
-    steps = script._upgrade_revs(target, current_heads)  # type: ignore[arg-type]
-    return tuple(
-        Step(
-            revision=step.revision.revision,
-            from_revisions=tuple(step.from_revisions),
-            to_revisions=tuple(step.to_revisions),
-            message=step.doc or "",
-            direction="upgrade",
-        )
-        for step in steps
-    )
-
-
-def status(rt: Runtime) -> Status:
-    """Current revision(s), heads, and the revisions an ``upgrade heads`` would apply."""
-
-    def call(config: AsyncmigConfig) -> Status:
-        script = ScriptDirectory.from_config(config)
-        heads = _read_heads(config, script)
-        return Status(
-            current=heads,
-            heads=tuple(script.get_heads()),
-            pending=_pending(script, heads, "heads"),
-        )
-
-    return _execute(rt, "status", call, alembic="current", arguments={})[0]
-
-
-def plan(rt: Runtime, target: str = "head") -> Plan:
-    """Read the current revision online, then render the upgrade's SQL offline."""
-    current_heads = current(rt)
-    if len(current_heads) > 1:
-        raise ConfigError(
-            f"the database has several heads ({', '.join(current_heads)}); plan needs one: "
-            "merge them or upgrade each branch"
-        )
-    start = current_heads[0] if current_heads else None
-    buffer = io.StringIO()
-    spec = f"{start}:{target}" if start else target
-
-    def render(config: AsyncmigConfig) -> list[Step]:
-        script = ScriptDirectory.from_config(config)
-        pending = _pending(script, current_heads, target)
-        if pending:
-            command.upgrade(config, spec, sql=True)
-        return list(pending)
-
-    pending, run = _execute(
-        rt,
-        "plan",
-        render,
-        alembic="upgrade",
-        arguments={"revision": spec, "sql": True},
-        output_buffer=buffer,
-    )
-    recorded = tuple(step for track in run.tracks for step in track.steps)
-    steps = recorded or tuple(pending)
-    return Plan(current=current_heads, target=target, steps=steps, sql=buffer.getvalue())
-
-
-def check(rt: Runtime) -> None:
-    """``alembic check``: raise PendingMigrations on model drift or a database behind head."""
-    # Its only output is the all-clear notice, which -q hides: the exit code is the answer.
-    _execute(
-        replace(rt, stdout=io.StringIO()) if rt.quiet else rt,
-        "check",
-        command.check,
-        alembic="check",
-        arguments={},
-    )
-
-
-def revision(
-    rt: Runtime,
-    *,
-    autogenerate: bool = False,
-    sql: bool = False,
-    allow_empty: bool = False,
-    **kwargs: Any,
-) -> list[Script]:
-    """``alembic revision``; with ``--autogenerate`` and no change found, no file unless
-    ``allow_empty`` (Alembic's cookbook recipe, built in)."""
-    skipped: list[bool] = []
-    hooked: set[int] = set()
-
-    def skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:
-        """Decide once every database was compared and env.py's own hooks ran (multidb
-        compares one engine per call): just before the files are written."""
-        revision_context = context.environment_context.context_opts.get("revision_context")
-        if allow_empty or revision_context is None or id(revision_context) in hooked:
-            return
-        hooked.add(id(revision_context))
-        write = revision_context.generate_scripts
-
-        def generate_scripts() -> Any:
-            scripts = revision_context.generated_revisions
-            if scripts and all(_no_changes(script) for script in scripts):
-                scripts[:] = []
-                skipped.append(True)
-            return write()
-
-        revision_context.generate_scripts = generate_scripts
-
-    def call(config: AsyncmigConfig) -> list[Script]:
-        result = command.revision(
-            config,
-            autogenerate=autogenerate,
-            sql=sql,
-            process_revision_directives=skip_empty if autogenerate else None,
-            **kwargs,
-        )
-        if result is None:
-            return []
-        scripts = result if isinstance(result, list) else [result]
-        return [s for s in scripts if s is not None]
-
-    scripts = _execute(
-        rt,
-        "revision",
-        call,
-        alembic="revision",
-        arguments={"autogenerate": autogenerate, "sql": sql, **kwargs},
-    )[0]
-    if skipped and not scripts:
-        rt.events.notice(
-            "no changes in the models: no revision written (--allow-empty writes one anyway)"
-        )
-    return scripts
-
-
-def _no_changes(script: Any) -> bool:
-    """An autogenerated MigrationScript whose every upgrade operation list is empty."""
-    return all(ops.is_empty() for ops in script.upgrade_ops_list)
-
-
-def parse_range(rev_range: str | None) -> tuple[str, str]:
-    """``[start]:[end]`` as ``alembic history -r`` reads it."""
-    if rev_range is None:
-        return "base", "heads"
-    if ":" not in rev_range:
-        raise ConfigError("history range requires [start]:[end], [start]:, or :[end]")
-    base, head = rev_range.strip().split(":", 1)
-    return base or "base", head or "heads"
-
-
-def history(
-    rt: Runtime, rev_range: str | None = None, *, indicate_current: bool = False
-) -> tuple[list[Script], tuple[str, ...]]:
-    """The revisions in ``rev_range``, newest first, and the database's current revisions
-    (read in the same run when ``indicate_current`` or the range says ``current``)."""
-    base, head = parse_range(rev_range)
-    online = indicate_current or "current" in (base, head)
-
-    def call(config: AsyncmigConfig) -> tuple[list[Script], tuple[str, ...]]:
-        script = ScriptDirectory.from_config(config)
-        current = _read_heads(config, script) if online else ()
-        # As ``alembic history -r current:``: ``current`` is the database's revision(s).
-        at: Any = current or "base"
-        lower, upper = (at if base == "current" else base), (at if head == "current" else head)
-        return list(script.walk_revisions(base=lower, head=upper)), current
-
-    arguments = {"rev_range": rev_range, "indicate_current": indicate_current}
-    return _execute(rt, "history", call, alembic="history", arguments=arguments)[0]
-
-
-def print_history(
-    rt: Runtime,
-    rev_range: str | None = None,
-    *,
-    verbose: bool = False,
-    indicate_current: bool = False,
-) -> None:
-    """``alembic history`` with Alembic's own text."""
-    _alembic_text(
-        rt, "history", rev_range=rev_range, verbose=verbose, indicate_current=indicate_current
-    )
-
-
-def head_scripts(rt: Runtime, *, resolve_dependencies: bool = False) -> list[Script]:
-    """The head revisions of the scripts (no database needed)."""
-
-    def call(config: AsyncmigConfig) -> list[Script]:
-        script = ScriptDirectory.from_config(config)
-        heads = script.get_heads(consider_depends_on=resolve_dependencies)
-        return [s for s in script.get_revisions(heads) if s is not None]
-
-    arguments = {"resolve_dependencies": resolve_dependencies}
-    return _execute(rt, "heads", call, alembic="heads", arguments=arguments)[0]
-
-
-def _alembic_text(rt: Runtime, name: str, **arguments: Any) -> None:
-    """Run an Alembic command whose output is Alembic's own text."""
-    alembic = name.replace("-", "_")
-    fn = getattr(command, alembic)
-    _execute(rt, name, lambda c: fn(c, **arguments), alembic=alembic, arguments=arguments)
-
-
-def print_heads(rt: Runtime, *, verbose: bool = False, resolve_dependencies: bool = False) -> None:
-    """``alembic heads`` with Alembic's own text."""
-    _alembic_text(rt, "heads", verbose=verbose, resolve_dependencies=resolve_dependencies)
-
-
-def branches(rt: Runtime, *, verbose: bool = False) -> None:
-    """``alembic branches``."""
-    _alembic_text(rt, "branches", verbose=verbose)
-
-
-def show(rt: Runtime, rev: str) -> None:
-    """``alembic show`` (``show current`` reads the database)."""
-    _alembic_text(rt, "show", rev=rev)
-
-
-def merge(
-    rt: Runtime,
-    revisions: list[str],
-    *,
-    message: str | None = None,
-    branch_label: str | None = None,
-    rev_id: str | None = None,
-    splice: bool = False,
-) -> None:
-    """``alembic merge``."""
-    _alembic_text(
-        rt,
-        "merge",
-        revisions=revisions,
-        message=message,
-        branch_label=branch_label,
-        rev_id=rev_id,
-        splice=splice,
-    )
-
-
-def edit(rt: Runtime, rev: str) -> None:
-    """``alembic edit``: open a revision file in $EDITOR."""
-    _alembic_text(rt, "edit", rev=rev)

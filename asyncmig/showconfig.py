@@ -20,7 +20,6 @@ from .settings import Setting, Settings
 
 if TYPE_CHECKING:
     from .engineargs import KeyVerdict
-    from .output import Printer
 
 #: Alembic keys renamed in Alembic 1.x: old name -> (new name, the release that renamed it).
 RENAMED_ALEMBIC_KEYS = {"version_path_separator": ("path_separator", "1.16")}
@@ -185,55 +184,3 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
         # asyncmig's own options, as the spec (asyncmig.options) lists them.
         "asyncmig": {name: settings.option(name) for name, spec in specs().items() if spec.shown},
     }
-
-
-_URL_PARTS = frozenset({"host", "port", "user", "password", "database", "db", "dbname"})
-
-
-def _cell(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
-
-
-def render(printer: Printer, report: dict[str, Any]) -> None:
-    """The human form: one table of engine keys with their verdicts, one of Alembic keys."""
-    where = report["config_file"] or report["toml_file"]
-    printer.table(
-        f"Engine (config: {where}, section [{report['section']}], poolclass={POOLCLASS})",
-        ("key", "status", "value", "source", "reason"),
-        [
-            (key["key"], key["status"], _cell(key["value"]), key["source"], key["reason"] or "")
-            for key in report["keys"]
-        ],
-    )
-    for note in report["notes"]:
-        printer.line(f"Note: {note}")
-    # The URL's own parts are in the engine table already: show what its parameters became.
-    extra = {k: v for k, v in report["connect"].items() if k not in _URL_PARTS}
-    if extra and "?" in report["engine"].get("url", ""):
-        printer.table(
-            "Driver connect() arguments (from URL parameters)",
-            ("argument", "value"),
-            [(name, _cell(value)) for name, value in extra.items()],
-        )
-    alembic = report["alembic"]
-    notes = {k: f"renamed {v['replaced_by']}" for k, v in alembic.items() if "replaced_by" in v}
-    printer.table(
-        "Alembic",
-        ("key", "value", "source", "note") if notes else ("key", "value", "source"),
-        [
-            (key, item["value"], item["source"], *((notes.get(key, ""),) if notes else ()))
-            for key, item in alembic.items()
-        ],
-    )
-    printer.table(
-        "asyncmig",
-        ("setting", "value"),
-        [(key, _setting(value)) for key, value in report["asyncmig"].items()],
-    )
-
-
-def _setting(value: Any) -> str:
-    """Durations in seconds (``300``), ``-`` when unset, text as it is."""
-    if value is None:
-        return "-"
-    return f"{value:g}" if isinstance(value, float) else str(value)

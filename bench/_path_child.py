@@ -9,7 +9,7 @@ happen first, untimed; ``time.perf_counter`` then brackets only
 
 * ``alembic``: ``alembic.command.upgrade(build_config(settings), "head")``, asyncmig's hooks
   never activated (nothing installs them), i.e. plain Alembic on the same env.py and URL;
-* ``asyncmig``: ``asyncmig.runner.upgrade(Runtime(...), "head")`` with the CLI's
+* ``asyncmig``: ``asyncmig.commands.upgrade(Runtime(...), "head")`` with the CLI's
   ``ProgressEvents(Printer(stdout, stderr))``: migration lock, timeouts hook, one progress
   line per revision, connect-retry listener, all active.
 
@@ -35,9 +35,9 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     import asyncmig.env  # noqa: F401  (what the template's env.py imports)
-    from asyncmig import hooks, runner
+    from asyncmig import commands, hooks, runner
     from asyncmig.alembic_config import build_config
-    from asyncmig.output import Printer, ProgressEvents
+    from asyncmig.render import Printer, ProgressEvents
     from asyncmig.settings import Options, resolve
 
     cwd = Path.cwd()
@@ -54,7 +54,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
     else:
         started = time.perf_counter()
-        result = runner.upgrade(
+        result = commands.upgrade(
             runner.Runtime(
                 settings,
                 events=ProgressEvents(Printer(sys.stdout, sys.stderr)),

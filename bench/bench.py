@@ -13,7 +13,7 @@ alternating order (who goes first flips each repeat) and reports medians.
 
 A second part (``--only path``) times the migration call alone, inside one process after all
 imports: ``alembic.command.upgrade`` (asyncmig's hooks inactive) against
-``asyncmig.runner.upgrade`` (lock, timeouts, progress lines, connect-retry listener active) on
+``asyncmig.commands.upgrade`` (lock, timeouts, progress lines, connect-retry listener active) on
 the same asyncmig-template project, each run in a fresh child (bench/_path_child.py).
 
 Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, and
@@ -289,7 +289,7 @@ def bench_backend(
 # -- the migration path alone (--only path) ---------------------------------------------
 #: Mode -> what the child times (bench/_path_child.py).
 PATH_MODES = ("alembic", "asyncmig")
-PATH_LABEL = {"alembic": "`alembic.command.upgrade`", "asyncmig": "`asyncmig.runner.upgrade`"}
+PATH_LABEL = {"alembic": "`alembic.command.upgrade`", "asyncmig": "`asyncmig.commands.upgrade`"}
 
 
 @dataclass
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         "--only",
         choices=("process", "path"),
         help="process: only the whole-process comparison; path: only the in-process "
-        "migration call (alembic.command.upgrade vs asyncmig.runner.upgrade)",
+        "migration call (alembic.command.upgrade vs asyncmig.commands.upgrade)",
     )
     parser.add_argument("--path-n", default="300", help="history sizes for the path part")
     parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")

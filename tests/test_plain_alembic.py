@@ -133,12 +133,31 @@ for args in json.loads(sys.argv[1]):
 """
 
 
-def plain_alembic_outputs(path: Path) -> list[str]:
-    """The stdout of ``alembic <args>`` for each of SQL_COMMANDS, as plain alembic prints it."""
+#: The same for asyncmig's command line (each command ends in SystemExit, as a script would).
+ASYNCMIG_BATCH = """
+import json, sys
+from asyncmig.cli import app
+for args in json.loads(sys.argv[1]):
+    try:
+        app(args, prog_name="asyncmig")
+    except SystemExit as exc:
+        assert not exc.code, (args, exc.code)
+    sys.stdout.write("\\n=== end of command ===\\n")
+    sys.stdout.flush()
+"""
+
+
+def plain_alembic_outputs(
+    path: Path, commands: tuple[tuple[str, ...], ...] = SQL_COMMANDS, *, batch: str = ALEMBIC_BATCH
+) -> list[str]:
+    """The stdout of ``alembic <args>`` for each of ``commands``, as plain alembic prints it.
+
+    Alembic lists branches from sets, so both tools run with one hash seed.
+    """
     done = subprocess.run(
-        [sys.executable, "-c", ALEMBIC_BATCH, json.dumps(SQL_COMMANDS)],
+        [sys.executable, "-c", batch, json.dumps(commands)],
         cwd=path,
-        env=clean_env(),
+        env={**clean_env(), "PYTHONHASHSEED": "0"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -231,3 +250,58 @@ def test_plain_alembic_on_asyncmig_env_takes_the_lock(tmp_path: Path, pg_url: st
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert asyncio.run(fetch("SELECT version_num FROM alembic_version")) == "0002aa"
+
+
+# -- read-only commands print what plain alembic prints ---------------------------------------
+READ_COMMANDS = (
+    ("history",),
+    ("history", "-v"),
+    ("history", "-i"),
+    ("history", "-r", "a1:b2"),
+    ("history", "-r", "current:"),
+    ("history", "-r", ":current"),
+    ("heads",),
+    ("heads", "-v"),
+    ("heads", "--resolve-dependencies"),
+    ("branches",),
+    ("branches", "-v"),
+    ("current",),
+    ("show", "m3"),
+    ("show", "current"),
+    ("show", "feature@head"),
+)
+
+BRANCHED = {
+    "a1": ("None", "base", "None", "None"),
+    "a2": ("'a1'", "second on main", "None", "None"),
+    "b2": ("'a1'", "start feature", "('feature',)", "None"),
+    "b3": ("'b2'", "more feature", "None", "'a2'"),
+    "m3": ("('a2', 'b3')", "merge main and feature", "None", "None"),
+    "c1": ("None", "other tree", "('other',)", "None"),
+}
+
+
+def write_branched(versions: Path) -> None:
+    """A history with a branch point, a branch label, a dependency, a merge and a second base."""
+    versions.mkdir(parents=True, exist_ok=True)
+    for rev, (down, doc, labels, depends) in BRANCHED.items():
+        (versions / f"{rev}_x.py").write_text(
+            f'"""{doc}\n\nRevision ID: {rev}\nRevises: {down}\nCreate Date: 2026-11-27\n\n"""\n'
+            f"revision = {rev!r}\ndown_revision = {down}\nbranch_labels = {labels}\n"
+            f"depends_on = {depends}\n\n\ndef upgrade():\n    pass\n\n\n"
+            "def downgrade():\n    pass\n"
+        )
+
+
+def test_read_only_commands_print_what_alembic_prints(tmp_path: Path) -> None:
+    """history, heads, branches, current and show: byte for byte plain alembic's text."""
+    project = make_project(tmp_path)
+    project.ini.write_text(
+        project.ini.read_text().replace("sqlite+aiosqlite:///", "sqlite:///")
+    )  # plain alembic needs a sync driver; asyncmig moves it to aiosqlite
+    write_branched(project.versions)
+    alembic("upgrade", "a2", cwd=tmp_path)
+    theirs = plain_alembic_outputs(tmp_path, READ_COMMANDS)
+    ours = plain_alembic_outputs(tmp_path, READ_COMMANDS, batch=ASYNCMIG_BATCH)
+    for args, expected, got in zip(READ_COMMANDS, theirs, ours, strict=True):
+        assert got == expected, args

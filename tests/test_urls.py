@@ -19,8 +19,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import Result
 
 from asyncmig.errors import ConfigError
-from asyncmig.masking import SECRET_KEYS, is_distinctive, mask_text
-from asyncmig.output import MaskingStream
+from asyncmig.masking import SECRET_KEYS, MaskingStream, is_distinctive, mask_text
 from asyncmig.urls import (
     DatabaseURL,
     mask_url,

@@ -1,0 +1,408 @@
+"""The commands of the ``asyncmig`` command line: parse arguments, call a command
+(:mod:`asyncmig.commands`), render its result (:mod:`asyncmig.render`).
+
+Each function imports what it needs when it runs, so ``asyncmig --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .cli import CliState, app, error_json, printer_of, runtime_of, settings_of, state_of
+from .errors import AsyncmigError, ExitCode
+
+if TYPE_CHECKING:
+    from .results import RunResult
+    from .runner import Runtime
+
+
+def _json_mode(ctx: typer.Context, value: bool) -> bool:
+    if value and isinstance(ctx.obj, CliState):
+        ctx.obj.json_owed = True
+    return value
+
+
+SqlOpt = Annotated[
+    bool, typer.Option("--sql", help="Don't touch the database: print the SQL (offline mode).")
+]
+TagOpt = Annotated[
+    str | None, typer.Option("--tag", help="Arbitrary tag for custom env.py scripts.")
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        callback=_json_mode,
+        help="Print one JSON document on stdout, also on failure (with an 'error' object).",
+    ),
+]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
+MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
+BranchLabelOpt = Annotated[
+    str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
+]
+RevIdOpt = Annotated[
+    str | None, typer.Option("--rev-id", help="Revision id to use instead of a generated one.")
+]
+
+
+# -- setting up ------------------------------------------------------------------------------
+@app.command("init")
+def init_cmd(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(help="Directory for the migration environment.")],
+    template: Annotated[
+        str, typer.Option("-t", "--template", help="Template (see list-templates).")
+    ] = "asyncmig",
+    package: Annotated[bool, typer.Option("--package", help="Write __init__.py files.")] = False,
+) -> None:
+    """Create a migration environment (default template: asyncmig's async env.py on SQLite)."""
+    from .scaffold import init
+
+    state = state_of(ctx)
+    init(
+        directory,
+        template=template,
+        package=package,
+        config_file=state.options.get("config"),  # type: ignore[arg-type]
+        stdout=sys.stdout,
+        quiet=state.quiet,
+    )
+
+
+@app.command("list-templates")
+def list_templates_cmd(ctx: typer.Context) -> None:
+    """List the templates init can use: asyncmig's and Alembic's."""
+    from .scaffold import list_templates
+
+    printer_of(ctx).table(None, ("template", "description"), list_templates())
+
+
+# -- revision files --------------------------------------------------------------------------
+@app.command("revision")
+def revision_cmd(
+    ctx: typer.Context,
+    message: MessageOpt = None,
+    autogenerate: Annotated[
+        bool, typer.Option("--autogenerate", help="Compare the models with the database.")
+    ] = False,
+    sql: SqlOpt = False,
+    head: Annotated[str, typer.Option("--head", help="Head revision to build on.")] = "head",
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision as --head.")
+    ] = False,
+    branch_label: BranchLabelOpt = None,
+    version_path: Annotated[
+        str | None, typer.Option("--version-path", help="Versions directory for the file.")
+    ] = None,
+    rev_id: RevIdOpt = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option("--depends-on", help="A revision this one depends on; repeatable."),
+    ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="With --autogenerate, write a revision even when nothing changed."
+        ),
+    ] = False,
+) -> None:
+    """Create a new revision file."""
+    from . import commands
+
+    rt, _ = runtime_of(ctx)
+    commands.revision(
+        rt,
+        message=message,
+        autogenerate=autogenerate,
+        sql=sql,
+        head=head,
+        splice=splice,
+        branch_label=branch_label,
+        version_path=version_path,
+        rev_id=rev_id,
+        depends_on=depends_on,
+        allow_empty=allow_empty,
+    )
+
+
+@app.command("merge")
+def merge_cmd(
+    ctx: typer.Context,
+    revisions: Annotated[list[str], typer.Argument(help="Revisions to merge (or 'heads').")],
+    message: MessageOpt = None,
+    branch_label: BranchLabelOpt = None,
+    rev_id: RevIdOpt = None,
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision to be merged.")
+    ] = False,
+) -> None:
+    """Merge two revisions together into a new revision file."""
+    from . import commands
+
+    rt, _ = runtime_of(ctx)
+    commands.merge(
+        rt, revisions, message=message, branch_label=branch_label, rev_id=rev_id, splice=splice
+    )
+
+
+@app.command("edit")
+def edit_cmd(
+    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to open in $EDITOR.")]
+) -> None:
+    """Open a revision file in the editor."""
+    from . import commands
+
+    rt, _ = runtime_of(ctx)
+    commands.edit(rt, rev)
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    rev_range: Annotated[
+        str | None, typer.Option("-r", "--rev-range", help="Range [start]:[end].")
+    ] = None,
+    verbose: VerboseOpt = False,
+    indicate_current: Annotated[
+        bool, typer.Option("-i", "--indicate-current", help="Mark the current revision.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List revisions in chronological order."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx, json_out)
+    result = commands.history(rt, rev_range, indicate_current=indicate_current)
+    if json_out:
+        printer.json({"history": [render.script_json(s, result.current) for s in result.scripts]})
+    else:
+        render.history(printer, result, verbose=verbose)
+
+
+@app.command("heads")
+def heads_cmd(
+    ctx: typer.Context,
+    verbose: VerboseOpt = False,
+    resolve_dependencies: Annotated[
+        bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the current head revisions."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx, json_out)
+    heads = commands.heads(rt, resolve_dependencies=resolve_dependencies)
+    if json_out:
+        printer.json({"heads": [render.script_json(s) for s in heads]})
+    else:
+        render.heads(printer, heads, verbose=verbose)
+
+
+@app.command("branches")
+def branches_cmd(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
+    """Show the branch points."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx)
+    render.branches(printer, commands.branches(rt), verbose=verbose)
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context, rev: Annotated[str, typer.Argument(help="Revision to show.")]
+) -> None:
+    """Show a revision."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx)
+    render.show(printer, commands.show(rt, rev))
+
+
+# -- migrating -------------------------------------------------------------------------------
+def _migrate(
+    ctx: typer.Context, call: Callable[[Runtime], RunResult], *, sql: bool, json_out: bool = False
+) -> None:
+    """Run upgrade/downgrade/stamp; report as JSON or a summary (with --sql, the SQL is all)."""
+    from . import render
+
+    rt, printer = runtime_of(ctx, json_out)
+    result = call(rt)
+    if sql:
+        return
+    if json_out:
+        printer.json(result.to_json())
+    else:
+        render.summary(printer, result)
+
+
+@app.command("upgrade")
+def upgrade_cmd(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Argument(help="Target: head, heads, +2, an id; a:b with --sql.")
+    ] = "head",
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upgrade the database to a later revision."""
+    from . import commands
+
+    _migrate(
+        ctx, lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
+    )
+
+
+# ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})
+def downgrade_cmd(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target: base, -1, an id; a:b with --sql.")],
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Revert the database to a previous revision."""
+    from . import commands
+
+    _migrate(
+        ctx,
+        lambda rt: commands.downgrade(rt, revision, sql=sql, tag=tag),
+        sql=sql,
+        json_out=json_out,
+    )
+
+
+@app.command("stamp")
+def stamp_cmd(
+    ctx: typer.Context,
+    revisions: Annotated[
+        list[str], typer.Argument(help="Revision(s) to write to the version table.")
+    ],
+    sql: SqlOpt = False,
+    tag: TagOpt = None,
+    purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
+) -> None:
+    """Set the version table to the given revision(s) without running migrations."""
+    from . import commands
+
+    _migrate(ctx, lambda rt: commands.stamp(rt, revisions, sql=sql, tag=tag, purge=purge), sql=sql)
+
+
+@app.command("ensure-version")
+def ensure_version_cmd(ctx: typer.Context, sql: SqlOpt = False) -> None:
+    """Create the version table if it does not exist."""
+    from . import commands
+
+    rt, _ = runtime_of(ctx)
+    commands.ensure_version(rt, sql=sql)
+
+
+# -- looking before you leap -----------------------------------------------------------------
+@app.command("current")
+def current_cmd(
+    ctx: typer.Context,
+    verbose: VerboseOpt = False,
+    check_heads: Annotated[
+        bool,
+        typer.Option("-c", "--check-heads", help="Exit 4 unless the database is at every head."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the database's current revision(s)."""
+    from . import commands, render
+    from .errors import PendingMigrations
+
+    rt, printer = runtime_of(ctx, json_out)
+    result = commands.current(rt)
+    if json_out:
+        printer.json(result.to_json())
+        if check_heads and not result.at_heads:
+            raise typer.Exit(int(ExitCode.PENDING))
+        return
+    if check_heads and not result.at_heads:
+        raise PendingMigrations("Database is not on all head revisions")
+    render.current(printer, result, verbose=verbose)
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx, json_out)
+    status = commands.status(rt)
+    if json_out:
+        printer.json(status.to_json())
+    else:
+        render.status(printer, status)
+    if not status.up_to_date:
+        raise typer.Exit(int(ExitCode.PENDING))
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the SQL an upgrade would run from the database's current revision."""
+    from . import commands, render
+
+    rt, printer = runtime_of(ctx, json_out)
+    result = commands.plan(rt, target)
+    if json_out:
+        printer.json(result.to_json())
+    else:
+        render.plan(printer, result)
+
+
+@app.command("check")
+def check_cmd(ctx: typer.Context) -> None:
+    """Exit 4 if an upgrade is pending or autogenerate finds model drift."""
+    from . import commands
+
+    rt, _ = runtime_of(ctx)
+    commands.check(rt)
+
+
+@app.command("show-config")
+def show_config_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 2 when a sqlalchemy.* key is unusable.")
+    ] = False,
+) -> None:
+    """Show every sqlalchemy.* key's verdict (used, overridden, dropped, unusable) and source."""
+    from . import render
+    from .engineargs import check_engine_keys, settings_verdicts
+    from .showconfig import describe
+
+    settings = settings_of(ctx)
+    verdicts = settings_verdicts(settings)
+    report = describe(settings, verdicts)
+    problem: AsyncmigError | None = None
+    if check:
+        try:
+            check_engine_keys(verdicts)
+        except AsyncmigError as exc:
+            problem = exc
+    printer = printer_of(ctx, json_out)
+    if json_out:
+        if problem is not None:
+            report["error"] = error_json(problem)
+        printer.json(report)
+        state_of(ctx).json_owed = False
+    else:
+        render.show_config(printer, report)
+    for line in report["warnings"]:
+        printer.warning(line)
+    if problem is not None:
+        raise problem

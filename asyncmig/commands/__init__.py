@@ -1,0 +1,24 @@
+"""Every command as a named function taking a :class:`asyncmig.runner.Runtime` and
+returning data; the CLI (:mod:`asyncmig.cli`) renders it, the API returns it."""
+
+from .inspect import check, current, plan, status
+from .migrate import downgrade, ensure_version, stamp, upgrade
+from .scripts import branches, edit, heads, history, merge, revision, show
+
+__all__ = [
+    "branches",
+    "check",
+    "current",
+    "downgrade",
+    "edit",
+    "ensure_version",
+    "heads",
+    "history",
+    "merge",
+    "plan",
+    "revision",
+    "show",
+    "stamp",
+    "status",
+    "upgrade",
+]
