@@ -32,16 +32,20 @@ class Printer:
         self.color = self.terminal and "NO_COLOR" not in os.environ
 
     def _console(self) -> Any:
-        from rich.console import Console
+        """One Rich console per printer: building one costs ten times a progress line."""
+        console = self.__dict__.get("_rich")
+        if console is None:
+            from rich.console import Console
 
-        return Console(
-            file=self.stdout,
-            highlight=False,
-            soft_wrap=True,
-            no_color=not self.color,
-            force_terminal=self.terminal,
-            color_system="auto" if self.color else None,
-        )
+            console = self.__dict__["_rich"] = Console(
+                file=self.stdout,
+                highlight=False,
+                soft_wrap=True,
+                no_color=not self.color,
+                force_terminal=self.terminal,
+                color_system="auto" if self.color else None,
+            )
+        return console
 
     def line(self, text: str, style: str | None = None) -> None:
         """A human line on stdout (suppressed by -q and --json)."""
