@@ -51,11 +51,20 @@ PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
 
 #: Targets from the performance issue: (backend or None for any, N or None, op, max ratio, kind).
 TARGETS = (
-    (None, None, "--help", 0.35, "time"),
-    ("postgresql", 300, "upgrade head (fresh)", 1.03, "time"),
-    (None, 300, "upgrade head (no-op)", 1.03, "time"),
-    (None, 1000, "upgrade head (fresh)", 1.05, "rss"),
+    (None, None, "--help", 0.30, "time"),
+    ("postgresql", 300, "upgrade head (no-op)", 0.70, "time"),
+    ("postgresql", 300, "current", 0.70, "time"),
+    ("postgresql", 300, "status", 0.70, "time"),
+    ("postgresql", 300, "upgrade head (fresh)", 1.00, "time"),
+    ("postgresql", 300, "history (terminal)", 1.00, "time"),
+    ("postgresql", 300, "upgrade head (fresh)", 1.00, "rss"),
+    ("postgresql", 300, "history (terminal)", 1.00, "rss"),
 )
+
+#: Where both tools' bytecode is cached, as it is for installed wheels: this machine sets
+#: PYTHONDONTWRITEBYTECODE, which would make an editable asyncmig recompile on every run
+#: while Alembic's wheel comes with its .pyc files.
+PYCACHE = Path(tempfile.gettempdir()) / "asyncmig-bench-pycache"
 
 
 # -- projects ---------------------------------------------------------------------------
@@ -114,9 +123,15 @@ def make_project(path: Path, tool: str, n: int, url: str) -> None:
 
 
 def clean_env() -> dict[str, str]:
-    """No ASYNCMIG_*/DATABASE_URL from the caller: the URL comes from alembic.ini for both."""
+    """No ASYNCMIG_*/DATABASE_URL from the caller: the URL comes from alembic.ini for both.
+
+    Bytecode is written to and read from one cache for both tools (see :data:`PYCACHE`).
+    """
     prefixes = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
 
 
 # -- databases --------------------------------------------------------------------------
@@ -233,14 +248,26 @@ class Row:
 
 
 #: Operation -> (asyncmig args, alembic args or None when Alembic has no such command).
+#: ``status`` is compared with ``alembic current``, the closest Alembic answer to "is
+#: anything pending". "(terminal)" runs under ``script`` so that stdout is a terminal.
 OPS: dict[str, tuple[list[str], list[str] | None]] = {
     "upgrade head (fresh)": (["upgrade", "head"], ["upgrade", "head"]),
     "upgrade head (no-op)": (["upgrade", "head"], ["upgrade", "head"]),
     "current": (["current"], ["current"]),
+    "status": (["status"], ["current"]),
     "history": (["history"], ["history"]),
+    "history (terminal)": (["history"], ["history"]),
     "downgrade base": (["downgrade", "base"], ["downgrade", "base"]),
     "show-config": (["show-config"], None),
 }
+
+
+def command(tool: str, op: str, args: list[str]) -> list[str]:
+    """The command line of one operation; on a pseudo-terminal for "(terminal)" ones."""
+    line = [EXE[tool], *args]
+    if op.endswith("(terminal)"):
+        return ["script", "-qec", " ".join(line), "/dev/null"]
+    return line
 EXE = {"asyncmig": ASYNCMIG, "alembic": ALEMBIC}
 
 
@@ -278,7 +305,7 @@ def bench_backend(
                 if args is None:
                     continue
                 try:
-                    rows[op].samples[tool].append(run([EXE[tool], *args], projects[tool]))
+                    rows[op].samples[tool].append(run(command(tool, op, args), projects[tool]))
                 except Failed as exc:
                     rows[op].failures[tool] = str(exc)
                     log(f"  {backend.name} N={n}: {exc}")
@@ -509,6 +536,9 @@ def report(rows: list[Row], backends: list[Backend], args: argparse.Namespace) -
             f"--repeat {args.repeat} --backend {args.backend}`; {environment(backends)}.",
             "Times are medians of alternating runs (seconds, wall clock, process start to exit);",
             "MiB is the largest peak RSS of the process over the runs; ratio = asyncmig / alembic.",
+            "Both tools run from cached bytecode (`PYTHONPYCACHEPREFIX`, written by an untimed",
+            "first run), as an installed wheel does; `status` is compared with `alembic current`;",
+            "\"(terminal)\" rows run under `script -qec` so that stdout is a pseudo-terminal.",
             "",
             table(rows),
             "",
