@@ -270,12 +270,14 @@ def _type(value: Any) -> str:
 
 
 # -- names ------------------------------------------------------------------------------------
-def _table(op: Any) -> tuple[str | None, str]:
-    return getattr(op, "schema", None), str(op.table_name)
+def _table(op: Any) -> tuple[str | None, str] | None:
+    """``(schema, table)`` of an operation on a table; None for others (``op.execute``)."""
+    name = getattr(op, "table_name", None)
+    return None if name is None else (getattr(op, "schema", None), str(name))
 
 
 def _name(op: Any) -> str:
-    schema, table = _table(op)
+    schema, table = getattr(op, "schema", None), str(op.table_name)
     return f"{schema}.{table}" if schema else table
 
 
@@ -283,5 +285,5 @@ def _column(op: Any) -> str:
     return f"{_name(op)}.{op.column_name}"
 
 
-def _created_tables(items: list[Recorded]) -> set[tuple[str | None, str]]:
+def _created_tables(items: list[Recorded]) -> set[tuple[str | None, str] | None]:
     return {_table(item.op) for item in items if isinstance(item.op, ops.CreateTableOp)}
