@@ -161,9 +161,7 @@ def test_silenced_by_a_comment_and_by_pyproject(
     result = cli("lint", "base:head", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [(f["revision"], f["rule"]) for f in report["findings"]] == [
-        ("r02", "empty-downgrade")
-    ]
+    assert [(f["revision"], f["rule"]) for f in report["findings"]] == [("r02", "empty-downgrade")]
     Path("pyproject.toml").write_text(
         '[tool.asyncmig.lint]\ndisable = ["empty-downgrade"]\nerror = ["change-type"]\n'
         'warning = ["drop-table"]\n'

@@ -51,9 +51,7 @@ def test_a_downgrade_that_does_not_undo_its_upgrade_is_named(
     assert problem["revision"] == "0002aa"
     assert problem["step"] == "upgrade again"
     assert problem["path"] == f"migrations/versions/{second.name}"
-    assert problem["message"] == (
-        "upgrade again of 0002aa failed: table t0002 already exists"
-    )
+    assert problem["message"] == ("upgrade again of 0002aa failed: table t0002 already exists")
     assert result.stderr.splitlines()[-1] == f"Error: verify: {problem['message']}"
 
 
