@@ -277,7 +277,7 @@ def upgrade_cmd(
         lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag),
         sql=sql,
         json_out=json_out,
-        gate=(lambda rt: lint_gate(ctx, rt, revision)) if lint else None,
+        gate=(lambda rt: lint_gate(ctx, rt, revision, sql)) if lint else None,
     )
 
 

@@ -93,11 +93,14 @@ def plan_with_lint(ctx: typer.Context, target: str, json_out: bool) -> None:
     _refuse(report, "")
 
 
-def lint_gate(ctx: typer.Context, rt: Runtime, revision: str) -> None:
-    """``upgrade --lint``: lint what the upgrade would run; refuse it on an error."""
+def lint_gate(ctx: typer.Context, rt: Runtime, revision: str, sql: bool = False) -> None:
+    """``upgrade --lint``: lint what the upgrade would run; refuse it on an error.
+
+    ``upgrade TARGET --sql`` renders from base (offline), so its lint is ``base:TARGET``."""
     from . import commands, render
 
-    report = commands.lint(rt, revision)
+    target = f"base:{revision}" if sql and ":" not in revision else revision
+    report = commands.lint(rt, target)
     render.lint(_stderr_printer(ctx), report)
     _refuse(report, ": not upgrading")
 

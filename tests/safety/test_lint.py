@@ -293,3 +293,33 @@ def test_plan_lint_and_upgrade_lint(project: Project, cli: Callable[..., Result]
 
     assert cli("-q", "upgrade", "r01", "--lint").exit_code == 0
     assert cli("current").stdout == "r01\n"
+
+
+def test_upgrade_sql_lint_lints_what_it_prints(
+    project: Project, cli: Callable[..., Result]
+) -> None:
+    """``upgrade --sql`` renders from base without reading the database: so does its lint."""
+    write(project.versions, "r01", None, CREATE, CREATE_DOWN)
+    write(project.versions, "r02", "r01", 'op.drop_table("logs")',
+          'op.create_table("logs", sa.Column("id", sa.Integer, primary_key=True))')  # fmt: skip
+    result = cli("upgrade", "--sql", "--lint", "r01")
+    assert result.exit_code == 0, result.output
+    assert "CREATE TABLE users" in result.stdout
+    assert "Linted 1 revision (r01 … r01) for sqlite" in result.stderr
+    result = cli("upgrade", "--sql", "--lint")
+    assert result.exit_code == 4, result.output
+    assert "DROP TABLE" not in result.stdout
+    assert not Path("app.db").exists()  # never connected
+
+
+async def test_the_api_inside_a_running_loop(project: Project) -> None:
+    import asyncmig
+
+    write(project.versions, "r01", None, CREATE, CREATE_DOWN)
+    write(project.versions, "r02", "r01", 'op.drop_table("logs")', "pass")
+    report = await asyncmig.lint("base:head")
+    assert [(f.revision, f.rule) for f in report.errors] == [("r02", "drop-table")]
+    assert [step.revision for step in report.plan.steps] == ["r01", "r02"]
+    verified = await asyncmig.verify()
+    assert verified.ok is False
+    assert verified.problems[0].message == "upgrade again of r02 failed: no such table: logs"
