@@ -7,6 +7,7 @@ an error-level finding (lint) or any problem (verify).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from dataclasses import replace
@@ -195,9 +196,13 @@ def verify(rt: Runtime, scratch_url: str | None = None) -> VerifyReport:
     started = time.perf_counter()
     scratch = make(rt, scratch_url)
     try:
-        return _verify(rt, scratch, started)
-    finally:
-        scratch.remove()
+        report = _verify(rt, scratch, started)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the failure is the one to report
+            scratch.remove()
+        raise
+    scratch.remove()
+    return report
 
 
 def _verify(rt: Runtime, scratch: Scratch, started: float) -> VerifyReport:

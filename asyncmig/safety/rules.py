@@ -177,6 +177,8 @@ def _deletes(sqltext: Any) -> bool:
 
 # -- types ------------------------------------------------------------------------------------
 _INF = float("inf")
+#: Exact and approximate decimals (SQLAlchemy 2.1 no longer makes Float a Numeric).
+_DECIMAL: tuple[type[Any], ...] = (sqltypes.Numeric, sqltypes.Float)
 
 
 def narrows(old: Any, new: Any) -> bool | None:
@@ -194,14 +196,19 @@ def narrows(old: Any, new: Any) -> bool | None:
         return _length(new) < _length(old)
     if isinstance(old, sqltypes.Integer) and isinstance(new, sqltypes.Integer):
         return _int_rank(new) < _int_rank(old)
-    if isinstance(old, sqltypes.Numeric) and isinstance(new, sqltypes.Numeric):
+    if isinstance(old, _DECIMAL) and isinstance(new, _DECIMAL):
         return _numeric_narrows(old, new)
-    if isinstance(old, sqltypes.DateTime) and isinstance(new, sqltypes.DateTime):
-        return bool(old.timezone) and not new.timezone
-    widening = (
-        (sqltypes.Integer, sqltypes.Numeric),
-        (sqltypes.Date, sqltypes.DateTime),
-        (sqltypes.Boolean, (sqltypes.Integer, sqltypes.Numeric)),
+    if isinstance(old, _DECIMAL) and isinstance(new, sqltypes.Integer):
+        return True  # fractions are lost
+    if isinstance(old, sqltypes.DateTime):
+        if isinstance(new, sqltypes.DateTime):
+            return bool(old.timezone) and not new.timezone
+        if isinstance(new, (sqltypes.Date, sqltypes.Time)):
+            return True  # the time, or the date, is lost
+    widening: tuple[tuple[type[Any], tuple[type[Any], ...]], ...] = (
+        (sqltypes.Integer, _DECIMAL),
+        (sqltypes.Date, (sqltypes.DateTime,)),
+        (sqltypes.Boolean, (sqltypes.Integer, *_DECIMAL)),
     )
     if any(isinstance(old, a) and isinstance(new, b) for a, b in widening):
         return False
@@ -219,7 +226,7 @@ def _enum_narrows(old: Any, new: sqltypes.Enum) -> bool | None:
     return True if isinstance(old, sqltypes.String) else None  # free text into a closed set
 
 
-def _numeric_narrows(old: sqltypes.Numeric[Any], new: sqltypes.Numeric[Any]) -> bool | None:
+def _numeric_narrows(old: Any, new: Any) -> bool | None:
     if isinstance(new, sqltypes.Float) and not isinstance(old, sqltypes.Float):
         return True  # exact decimals become approximate
     if isinstance(old, sqltypes.Float) and not isinstance(new, sqltypes.Float):
@@ -250,6 +257,7 @@ def _kind(value: Any) -> str | None:
         (sqltypes.Boolean, "boolean"),
         (sqltypes.Integer, "number"),
         (sqltypes.Numeric, "number"),
+        (sqltypes.Float, "number"),
         (sqltypes.String, "text"),
         (sqltypes.DateTime, "time"),
         (sqltypes.Date, "time"),
