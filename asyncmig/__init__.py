@@ -28,20 +28,35 @@ __all__ = [
     "Status",
     "Step",
     "Terminated",
+    "UnsafeMigration",
     "__version__",
     "check",
     "current",
     "downgrade",
     "ensure_version",
     "heads",
+    "lint",
     "plan",
     "stamp",
     "status",
     "upgrade",
+    "verify",
 ]
 
 if TYPE_CHECKING:
-    from .api import check, current, downgrade, ensure_version, heads, plan, stamp, status, upgrade
+    from .api import (
+        check,
+        current,
+        downgrade,
+        ensure_version,
+        heads,
+        lint,
+        plan,
+        stamp,
+        status,
+        upgrade,
+        verify,
+    )
     from .errors import (
         AsyncmigError,
         ConfigError,
@@ -53,6 +68,7 @@ if TYPE_CHECKING:
         PendingMigrations,
         RolledBack,
         Terminated,
+        UnsafeMigration,
     )
     from .events import Events, SilentEvents
     from .results import DatabaseResult, Plan, RunResult, Status, Step

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from typing_extensions import Unpack
 
+    from .safety.report import LintReport, VerifyReport
+
 T = TypeVar("T")
 
 
@@ -189,3 +191,20 @@ async def ensure_version(
     """Create the version table if it is missing."""
     settings = resolve_settings(**options)
     await _run(commands.ensure_version, settings, connection, None)
+
+
+# -- safety gates (asyncmig.safety) ----------------------------------------------------------
+async def lint(target: str = "head", **options: Unpack[ConfigOptions]) -> LintReport:
+    """Lint the revisions an upgrade to ``target`` would run (a range ``A:B``: no database);
+    ``report.errors`` holds the error-level findings."""
+    settings = resolve_settings(**options)
+    return await _run(lambda rt: commands.lint(rt, target), settings, None, None)
+
+
+async def verify(
+    *, scratch_url: str | None = None, **options: Unpack[ConfigOptions]
+) -> VerifyReport:
+    """The stairway, the model match and the single head on a scratch database;
+    ``report.ok`` says whether all passed."""
+    settings = resolve_settings(**options)
+    return await _run(lambda rt: commands.verify(rt, scratch_url), settings, None, None)

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
 configuration error; 3 database unreachable; 4 pending revisions or model drift
-(status, check, current --check-heads); 5 migration lock not acquired within
---lock-timeout; 130 interrupted (SIGINT); 143 terminated (SIGTERM)."""
+(status, check, current --check-heads), or a safety finding (lint, verify); 5
+migration lock not acquired within --lock-timeout; 130 interrupted (SIGINT); 143
+terminated (SIGTERM)."""
 
 
 @dataclass
@@ -256,8 +257,9 @@ def runtime_of(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Pr
     return runtime, printer
 
 
-# The commands are defined beside, on ``app`` (imported for its side effect).
-from . import cli_commands  # noqa: E402, F401
+# The commands are defined beside, on ``app`` (imported for their side effect; cli_safety:
+# lint, verify).
+from . import cli_commands, cli_safety  # noqa: E402, F401
 
 # Every command's --help ends with the exit codes, as the top-level --help does.
 for _info in app.registered_commands:

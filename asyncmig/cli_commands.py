@@ -41,6 +41,13 @@ JsonOpt = Annotated[
     ),
 ]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Verbose output.")]
+LintOpt = Annotated[
+    bool,
+    typer.Option(
+        "--lint",
+        help="Lint the revisions first (asyncmig lint); exit 4 on an error-level finding.",
+    ),
+]
 MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
 BranchLabelOpt = Annotated[
     str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
@@ -226,12 +233,21 @@ def show_cmd(
 
 # -- migrating -------------------------------------------------------------------------------
 def _migrate(
-    ctx: typer.Context, call: Callable[[Runtime], RunResult], *, sql: bool, json_out: bool = False
+    ctx: typer.Context,
+    call: Callable[[Runtime], RunResult],
+    *,
+    sql: bool,
+    json_out: bool = False,
+    gate: Callable[[Runtime], None] | None = None,
 ) -> None:
-    """Run upgrade/downgrade/stamp; report as JSON or a summary (with --sql, the SQL is all)."""
+    """Run upgrade/downgrade/stamp; report as JSON or a summary (with --sql, the SQL is all).
+
+    ``gate`` runs first and may refuse the run (``upgrade --lint``)."""
     from . import render
 
     rt, printer = runtime_of(ctx, json_out)
+    if gate is not None:
+        gate(rt)
     result = call(rt)
     if sql:
         return
@@ -250,12 +266,18 @@ def upgrade_cmd(
     sql: SqlOpt = False,
     tag: TagOpt = None,
     json_out: JsonOpt = False,
+    lint: LintOpt = False,
 ) -> None:
     """Upgrade the database to a later revision."""
     from . import commands
+    from .cli_safety import lint_gate
 
     _migrate(
-        ctx, lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag), sql=sql, json_out=json_out
+        ctx,
+        lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag),
+        sql=sql,
+        json_out=json_out,
+        gate=(lambda rt: lint_gate(ctx, rt, revision, sql)) if lint else None,
     )
 
 
@@ -351,10 +373,16 @@ def plan_cmd(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
     json_out: JsonOpt = False,
+    lint: LintOpt = False,
 ) -> None:
     """Print the SQL an upgrade would run from the database's current revision."""
     from . import commands, render
 
+    if lint:
+        from .cli_safety import plan_with_lint
+
+        plan_with_lint(ctx, target, json_out)
+        return
     rt, printer = runtime_of(ctx, json_out)
     result = commands.plan(rt, target)
     if json_out:

@@ -93,3 +93,10 @@ class Terminated(Interrupted):
 
     exit_code = ExitCode.TERMINATED
     code = "terminated"
+
+
+class UnsafeMigration(PendingMigrations):
+    """``lint`` found an error-level finding (``upgrade --lint`` refuses to start), or
+    ``verify`` found a revision that does not round-trip, model drift or several heads."""
+
+    code = "unsafe"

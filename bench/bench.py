@@ -10,14 +10,20 @@ alternating order (who goes first flips each repeat) and reports medians.
     python bench/bench.py --n 10,300 --repeat 3 --backend sqlite
     python bench/bench.py --no-write            # print only, leave docs/performance.md alone
     python bench/bench.py --only path           # only the in-process migration path, N=300
+    python bench/bench.py --only lint           # lint base:head against upgrade base:head --sql
 
 A second part (``--only path``) times the migration call alone, inside one process after all
 imports: ``alembic.command.upgrade`` (asyncmig's hooks inactive) against
 ``asyncmig.commands.upgrade`` (lock, timeouts, progress lines, connect-retry listener active) on
 the same asyncmig-template project, each run in a fresh child (bench/_path_child.py).
 
-Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, and
-the path part between ``bench:path:start`` / ``bench:path:end``.
+A third part (``--only lint``) checks that ``asyncmig lint base:head`` (asyncmig's rules on
+every revision's operations, and squawk on PostgreSQL) costs under 2x ``asyncmig upgrade
+base:head --sql`` over the same history: both are offline, so no database is created.
+
+Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, the
+path part between ``bench:path:start`` / ``bench:path:end``, and the lint part between
+``bench:lint:start`` / ``bench:lint:end``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 PATH_START, PATH_END = "<!-- bench:path:start -->", "<!-- bench:path:end -->"
+LINT_START, LINT_END = "<!-- bench:lint:start -->", "<!-- bench:lint:end -->"
+#: The safety issue's hidden-cost check: lint / upgrade --sql over the same range.
+LINT_LIMIT = 2.0
 CHILD = Path(__file__).resolve().parent / "_path_child.py"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
 
@@ -443,6 +452,93 @@ def path_report(rows: list[PathRow], backends: list[Backend], args: argparse.Nam
     )
 
 
+# -- lint against upgrade --sql (--only lint) ---------------------------------------------
+#: Mode -> the asyncmig command timed; both render every revision offline (no database).
+LINT_MODES = {
+    "upgrade --sql": ["upgrade", "base:head", "--sql"],
+    "lint": ["lint", "base:head"],
+}
+
+
+@dataclass
+class LintRow:
+    backend: str
+    n: int
+    seconds: dict[str, list[float]] = field(
+        default_factory=lambda: {mode: [] for mode in LINT_MODES}
+    )
+    #: The summary line of one lint run (which rules ran, what they found).
+    summary: str = ""
+
+    def median(self, mode: str) -> float | None:
+        s = self.seconds[mode]
+        return statistics.median(s) if s else None
+
+    def ratio(self) -> float | None:
+        a, b = self.median("lint"), self.median("upgrade --sql")
+        return a / b if a is not None and b else None
+
+
+def bench_lint(
+    backend: Backend, n: int, repeat: int, work: Path, log: Callable[[str], None]
+) -> LintRow:
+    """One project; per repeat both commands, the one that goes first alternating."""
+    project = work / f"lint-{backend.name}-{n}"
+    make_project(project, "asyncmig", n, backend.url(project, "lint", n))  # never connected
+    run([ASYNCMIG, "heads"], project)  # untimed: compile the revision files' bytecode
+    row = LintRow(backend.name, n)
+    out = subprocess.run(
+        [ASYNCMIG, *LINT_MODES["lint"]], cwd=project, env=clean_env(), capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0 or not out.stdout.strip():
+        last = (out.stderr.strip() or "?").splitlines()[-1]
+        raise Failed(f"lint exited {out.returncode}: {last}")
+    row.summary = out.stdout.strip().splitlines()[-1]
+    modes = list(LINT_MODES)
+    for r in range(repeat + 1):
+        for mode in modes if r % 2 == 0 else reversed(modes):
+            sample = run([ASYNCMIG, *LINT_MODES[mode]], project)
+            if r:  # the first round only warms the OS caches
+                row.seconds[mode].append(sample.seconds)
+        log(f"  lint {backend.name} N={n}: " + (f"repeat {r}/{repeat} done" if r else "warm-up"))
+    return row
+
+
+def lint_report(rows: list[LintRow], backends: list[Backend], args: argparse.Namespace) -> str:
+    header = (
+        "| backend | N | `upgrade base:head --sql` s | `lint base:head` s | ratio | limit | met |"
+    )
+    lines = [header, "|---|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        ratio = row.ratio()
+        met = "—" if ratio is None else ("yes" if ratio <= LINT_LIMIT else "**no**")
+        lines.append(
+            f"| {row.backend} | {row.n} | {fmt_s(row.median('upgrade --sql'))} | "
+            f"{fmt_s(row.median('lint'))} | {fmt_ratio(ratio)} | ≤ {LINT_LIMIT:.2f} | {met} |"
+        )
+    summaries = [f"* {row.backend} N={row.n}: `{row.summary}`" for row in rows if row.summary]
+    return "\n".join(
+        [
+            LINT_START,
+            f"Measured {date.today().isoformat()} with `python bench/bench.py --only lint "
+            f"--lint-n {args.lint_n} --repeat {args.repeat} --backend {args.backend}`; "
+            f"{environment(backends)}.",
+            "Times are medians (seconds, process start to exit, one process per run, the command",
+            "that goes first alternating); ratio = lint / upgrade --sql. Both render every",
+            "revision offline through env.py; lint also reads each revision's downgrade(), runs",
+            "asyncmig's rules and, on PostgreSQL, squawk on each revision's SQL.",
+            "",
+            *lines,
+            "",
+            "What lint reported:",
+            "",
+            *summaries,
+            LINT_END,
+        ]
+    )
+
+
 # -- report -----------------------------------------------------------------------------
 def fmt_s(x: float | None, failed: bool = False) -> str:
     return f"{x:.3f}" if x is not None else "failed" if failed else "—"
@@ -572,17 +668,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("process", "path"),
+        choices=("process", "path", "lint"),
         help="process: only the whole-process comparison; path: only the in-process "
-        "migration call (alembic.command.upgrade vs asyncmig.commands.upgrade)",
+        "migration call (alembic.command.upgrade vs asyncmig.commands.upgrade); lint: only "
+        "lint base:head against upgrade base:head --sql",
     )
     parser.add_argument("--path-n", default="300", help="history sizes for the path part")
+    parser.add_argument("--lint-n", default="300", help="history sizes for the lint part")
     parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.n.split(",") if x.strip()]
     path_sizes = [int(x) for x in args.path_n.split(",") if x.strip()]
+    lint_sizes = [int(x) for x in args.lint_n.split(",") if x.strip()]
     do_process, do_path = args.only in (None, "process"), args.only in (None, "path")
+    do_lint = args.only in (None, "lint")
     names = [x.strip() for x in args.backend.split(",") if x.strip()]
     unknown = set(names) - {"sqlite", "postgresql"}
     if unknown:
@@ -595,6 +695,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="asyncmig-bench-"))
     rows: list[Row] = []
     path_rows: list[PathRow] = []
+    lint_rows: list[LintRow] = []
     try:
         log(f"projects in {work}")
         if do_process:
@@ -606,6 +707,10 @@ def main(argv: list[str] | None = None) -> None:
             for backend in backends:
                 for n in path_sizes:
                     path_rows.extend(bench_path(backend, n, args.repeat, work, log))
+        if do_lint:
+            for backend in backends:
+                for n in lint_sizes:
+                    lint_rows.append(bench_lint(backend, n, args.repeat, work, log))
     finally:
         for backend in backends:
             if backend.name == "postgresql":
@@ -622,6 +727,11 @@ def main(argv: list[str] | None = None) -> None:
         print(text)
         if not args.no_write:
             write_doc(text, PATH_START, PATH_END, "The migration path alone")
+    if do_lint:
+        text = lint_report(lint_rows, backends, args)
+        print(text)
+        if not args.no_write:
+            write_doc(text, LINT_START, LINT_END, "Lint against upgrade --sql")
     if not args.no_write:
         log(f"wrote {DOC.relative_to(ROOT)}")
 

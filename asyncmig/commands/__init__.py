@@ -3,6 +3,7 @@ returning data; the CLI (:mod:`asyncmig.cli`) renders it, the API returns it."""
 
 from .inspect import check, current, plan, status
 from .migrate import downgrade, ensure_version, stamp, upgrade
+from .safety import lint, verify
 from .scripts import branches, edit, heads, history, merge, revision, show
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ensure_version",
     "heads",
     "history",
+    "lint",
     "merge",
     "plan",
     "revision",
@@ -21,4 +23,5 @@ __all__ = [
     "stamp",
     "status",
     "upgrade",
+    "verify",
 ]
