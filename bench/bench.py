@@ -277,6 +277,8 @@ def command(tool: str, op: str, args: list[str]) -> list[str]:
     if op.endswith("(terminal)"):
         return ["script", "-qec", " ".join(line), "/dev/null"]
     return line
+
+
 EXE = {"asyncmig": ASYNCMIG, "alembic": ALEMBIC}
 
 
@@ -634,7 +636,7 @@ def report(rows: list[Row], backends: list[Backend], args: argparse.Namespace) -
             "MiB is the largest peak RSS of the process over the runs; ratio = asyncmig / alembic.",
             "Both tools run from cached bytecode (`PYTHONPYCACHEPREFIX`, written by an untimed",
             "first run), as an installed wheel does; `status` is compared with `alembic current`;",
-            "\"(terminal)\" rows run under `script -qec` so that stdout is a pseudo-terminal.",
+            '"(terminal)" rows run under `script -qec` so that stdout is a pseudo-terminal.',
             "",
             table(rows),
             "",
