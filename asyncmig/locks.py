@@ -2,7 +2,9 @@
 
 One algorithm for every backend: try the lock, and poll until ``timeout``.
 PostgreSQL uses a session advisory lock, MySQL/MariaDB ``GET_LOCK``; both die
-with the session, so a killed run leaves nothing behind. SQLite takes a file
+with the session, so a killed run leaves nothing behind. Through a transaction-mode
+pooler, where a session lock is not exclusive, PostgreSQL's lock is taken by the
+migration transaction itself (:func:`acquire_xact`) and ends with it. SQLite takes a file
 lock (``filelock``: ``flock``, or ``LockFileEx`` on Windows) on a file beside the
 database's real file, so every path to one database shares one lock.
 """
@@ -189,6 +191,25 @@ def acquire(
         url = connection.engine.url
         return _acquire_file_lock(sqlite_file(url.database, url.query), timeout, on_wait)
     return None
+
+
+def acquire_xact(
+    connection: Connection, name: str, timeout: float, on_wait: Callable[[str], None]
+) -> None:
+    """Take the PostgreSQL migration lock for the transaction open on ``connection``.
+
+    Nothing to release: the server drops it at commit or rollback. The same key as
+    :func:`acquire`, so runs through a pooler and direct runs exclude each other.
+    """
+    key = _pg_key(name)
+    params = {"key": key}
+    sql = text("SELECT pg_try_advisory_xact_lock(:key)")
+    _poll(
+        lambda: bool(connection.execute(sql, params).scalar()),
+        timeout,
+        on_wait,
+        lambda: _pg_holder(connection, key),
+    )
 
 
 def sqlite_file(database: str | None, query: Mapping[str, Any] | None = None) -> Path | None:

@@ -119,7 +119,7 @@ def _execute(
     with _process_lock(rt), hooks.activate(run):
         try:
             with revision_graph_errors():
-                return bridge.call(body), run
+                return bridge.call(body, watchdog=run.watchdog), run
         except BaseException as exc:
             if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
                 raise  # a cancellation is the caller's, not a failure of the run
