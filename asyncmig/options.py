@@ -174,7 +174,8 @@ class Options(TypedDict, total=False):
         float | None,
         Spec(
             ("--wait-timeout",),
-            "Seconds to wait for the database (default 5; 0: one try).",
+            "Seconds to wait for the database, each connect try included (default 5; 0: one "
+            "try of at most 2 s).",
             env="ASYNCMIG_WAIT_TIMEOUT",
             ini="asyncmig.wait_timeout",
             default=5.0,
@@ -202,13 +203,14 @@ class Options(TypedDict, total=False):
         float | None,
         Spec(
             ("--statement-timeout",),
-            "PostgreSQL statement_timeout for the migration (30s, 500ms; 0: no limit).",
+            "Statement timeout of the migration (PostgreSQL statement_timeout, MariaDB "
+            "max_statement_time); the client gives up 2 s later (30s, 500ms; 0: no limit).",
             env="ASYNCMIG_STATEMENT_TIMEOUT",
             ini="asyncmig.statement_timeout",
             parse=parse_duration,
             check=check_server_duration,
             shown=True,
-            applies_to="commands that connect, on PostgreSQL",
+            applies_to="commands that connect, on PostgreSQL and MySQL/MariaDB",
         ),
     ]
     pg_lock_timeout: Annotated[

@@ -130,18 +130,20 @@ def notice(where: str) -> str:
     )
 
 
-def describe(url: Any) -> dict[str, Any] | None:
-    """show-config's view of a URL: whether it looks like a pooler, and what asyncmig does."""
+def describe(url: Any) -> dict[str, str] | None:
+    """show-config's view of a PostgreSQL URL that looks like a pooler (None otherwise):
+    why it looks like one, and what asyncmig does about it."""
     if url.get_backend_name() != "postgresql":
         return None
     hint = url_hint(url.host, url.port)
+    if hint is None:
+        return None
     return {
-        "looks_like_pooler": hint is not None,
         "hint": hint,
         "handling": (
-            "no prepared-statement cache (always); on connecting, a transaction-mode "
-            "pooler is detected: the migration lock and timeouts are then taken inside the "
-            "migration transaction, and transaction_per_migration and autocommit_block() "
-            f"are refused ({_ADVICE})"
+            "asyncmig checks on connecting; through a transaction-mode pooler it takes the "
+            "migration lock and timeouts inside each migration transaction and refuses "
+            "transaction_per_migration and autocommit_block(); prepared statements are "
+            f"never cached. Better: {_ADVICE}"
         ),
     }

@@ -168,15 +168,17 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
             alembic[key]["replaced_by"] = RENAMED_ALEMBIC_KEYS[key][0]
     from sqlalchemy.engine import make_url
 
+    from . import pooler
     from .connparams import describe_connect_params
 
+    url = make_url(settings.require_url())
     return {
         "config_file": str(settings.config_file) if settings.config_file else None,
         "toml_file": str(settings.toml_file) if settings.toml_file else None,
         "section": settings.section,
         "engine": engine,
         # What the driver's connect() receives: URL parameters in the driver's own terms.
-        "connect": describe_connect_params(make_url(settings.require_url())),
+        "connect": describe_connect_params(url),
         "notes": list(settings.url_notes),
         "keys": keys,
         "dropped": [item for item in keys if item["status"] == "dropped"],
@@ -184,6 +186,8 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
         "warnings": config_warnings(settings),
         # asyncmig's own options, as the spec (asyncmig.options) lists them.
         "asyncmig": {name: settings.option(name) for name, spec in specs().items() if spec.shown},
+        # Whether the URL looks like a connection pooler (host hints; null if not).
+        "pooler": pooler.describe(url),
     }
 
 
@@ -207,6 +211,10 @@ def render(printer: Printer, report: dict[str, Any]) -> None:
     )
     for note in report["notes"]:
         printer.line(f"Note: {note}")
+    if report["pooler"]:
+        pooled = report["pooler"]
+        printer.line(f"Note: the URL looks like a connection pooler, {pooled['hint']}.")
+        printer.line(f"Note: {pooled['handling']}.")
     # The URL's own parts are in the engine table already: show what its parameters became.
     extra = {k: v for k, v in report["connect"].items() if k not in _URL_PARTS}
     if extra and "?" in report["engine"].get("url", ""):
