@@ -227,7 +227,8 @@ class Run:
             logging.getLogger("alembic").setLevel(self._log_level)
             self._log_level = None
         if self.lost:
-            self.held.clear()  # nobody answers: the server ends the session and its lock
+            # Nobody answers: the server ends the session, and its lock with it.
+            self.held = [held for held in self.held if held.connection is None]
         while self.held:
             held = self.held.pop()
             # A broken connection cannot unlock, but its session (and lock) is gone with it.

@@ -226,3 +226,44 @@ def test_the_notice_says_what_asyncmig_does(tmp_path: Path, transaction_pooled) 
         "connection pooler: the migration lock and timeouts are taken inside each migration "
         "transaction (the direct URL is preferred)"
     )
+
+
+async def test_the_api_on_a_pooled_connection_needs_no_statement_cache(
+    tmp_path: Path, transaction_pooled: PooledDatabase
+) -> None:
+    """asyncmig cannot change the connect arguments of the caller's connection: through a
+    transaction pooler, asyncpg's statement cache must be off, and the error says how."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    import asyncmig
+    from asyncmig.errors import ConfigError
+
+    project = make_project(tmp_path / "proj")
+    project.revisions(2)
+    port = transaction_pooled.bouncer.port
+    cached = create_async_engine(transaction_pooled.url)
+    try:
+        async with cached.connect() as conn:
+            try:
+                await asyncmig.upgrade(config=project.ini, connection=conn)
+            except ConfigError as exc:
+                assert str(exc) == (
+                    "the connection passed to asyncmig goes through a transaction-mode "
+                    f"connection pooler (127.0.0.1:{port}) with asyncpg's statement cache on: "
+                    "create its engine with connect_args={'statement_cache_size': 0}"
+                )
+            else:
+                raise AssertionError("the cached connection was accepted")
+    finally:
+        await cached.dispose()
+    assert await asyncio.to_thread(versions, transaction_pooled) == []
+
+    uncached = create_async_engine(transaction_pooled.url, connect_args={"statement_cache_size": 0})
+    try:
+        async with uncached.connect() as conn:
+            result = await asyncmig.upgrade(config=project.ini, connection=conn)
+    finally:
+        await uncached.dispose()
+    assert [step.revision for step in result.steps] == ["0001aa", "0002aa"]
+    assert await asyncio.to_thread(versions, transaction_pooled) == ["0002aa"]
+    assert await asyncio.to_thread(advisory_locks, transaction_pooled) == []
