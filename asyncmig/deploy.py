@@ -220,12 +220,9 @@ class Run:
             self._verifying = False
 
     def release(self) -> None:
-        """Release every lock still held, even if releasing one fails; restore logging."""
+        """Release every lock still held, even if releasing one fails."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        if self._log_level is not None:
-            logging.getLogger("alembic").setLevel(self._log_level)
-            self._log_level = None
         if self.lost:
             # Nobody answers: the server ends the session, and its lock with it.
             self.held = [held for held in self.held if held.connection is None]
@@ -234,6 +231,13 @@ class Run:
             # A broken connection cannot unlock, but its session (and lock) is gone with it.
             with contextlib.suppress(SQLAlchemyError, OSError):
                 held.release()
+
+    def restore_logging(self) -> None:
+        """Alembic's log level as it was: after :meth:`verify`, whose read-back on a new
+        connection logs Alembic's INFO lines too."""
+        if self._log_level is not None:
+            logging.getLogger("alembic").setLevel(self._log_level)
+            self._log_level = None
 
     @property
     def failing_step(self) -> Any | None:

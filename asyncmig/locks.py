@@ -38,9 +38,10 @@ def _pg_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _mysql_name(name: str) -> str:
-    # GET_LOCK names are limited to 64 characters.
-    return "asyncmig:" + hashlib.sha1(name.encode()).hexdigest()
+def _mysql_name(name: str, database: str | None) -> str:
+    """GET_LOCK names are server-wide (PostgreSQL's advisory locks are per database), so the
+    database is part of the name; and they are limited to 64 characters."""
+    return "asyncmig:" + hashlib.sha1(f"{database or ''}/{name}".encode()).hexdigest()
 
 
 def sleep(seconds: float) -> None:
@@ -115,13 +116,15 @@ def _poll(
             return
 
 
-#: The session holding a PostgreSQL advisory lock (a bigint key is split into two oids).
+#: The session holding a PostgreSQL advisory lock (a bigint key is split into two oids);
+#: advisory locks are per database, and other databases may use the same key.
 _PG_HOLDER = """
 SELECT a.pid, a.application_name, host(a.client_addr), a.state,
        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid::bigint = :hi AND l.objid::bigint = :lo
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 _MYSQL_HOLDER = """
 SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST
@@ -179,7 +182,7 @@ def acquire(
         )
         return HeldLock(connection, "SELECT pg_advisory_unlock(:key)", params)
     if backend in ("mysql", "mariadb"):
-        params = {"name": _mysql_name(name)}
+        params = {"name": _mysql_name(name, connection.engine.url.database)}
         _poll(
             lambda: _scalar(connection, "SELECT GET_LOCK(:name, 0)", params) == 1,
             timeout,

@@ -112,9 +112,12 @@ def _execute(
         try:
             return call(config)
         finally:
-            run.release()
-            if writes:
-                run.verify()
+            try:
+                run.release()
+                if writes:
+                    run.verify()
+            finally:
+                run.restore_logging()
 
     with _process_lock(rt), hooks.activate(run):
         try:

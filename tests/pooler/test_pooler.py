@@ -190,11 +190,11 @@ def test_autocommit_block_is_refused_in_transaction_mode(
         assert versions(pooled_asyncpg) == ["0003aa"]
         return
     assert result.returncode == 2, result.stderr
-    assert result.stderr.splitlines()[-1] == (
+    assert result.stderr.splitlines() == [
         "Error: autocommit_block() cannot run through a transaction-mode connection pooler "
         f"(127.0.0.1:{pooled_asyncpg.bouncer.port}): use the database's direct or session-mode "
         "URL for migrations"
-    )
+    ]
     assert versions(pooled_asyncpg) == []
     assert tables(pooled_asyncpg) == 0
     assert advisory_locks(pooled_asyncpg) == []
