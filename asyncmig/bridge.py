@@ -23,9 +23,12 @@ import contextvars
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.util import concurrency, greenlet_spawn
+
+if TYPE_CHECKING:
+    from .watchdog import Watchdog
 
 # SQLAlchemy 2.1 renamed await_only to await_ (the old name goes in 2.2).
 _await: Callable[[Any], Any] = getattr(concurrency, "await_", None) or concurrency.await_only
@@ -42,6 +45,11 @@ _install_lock = threading.Lock()
 def await_(awaitable: Any) -> Any:
     """Await from sync code running inside :func:`call` (SQLAlchemy's ``await_``)."""
     return _await(awaitable)
+
+
+def spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Coroutine[Any, Any, T]:
+    """``fn(*args, **kwargs)`` in a greenlet of its own, as an awaitable (``greenlet_spawn``)."""
+    return greenlet_spawn(fn, *args, **kwargs)
 
 
 def _bridged_run(main: Coroutine[Any, Any, T], **kwargs: Any) -> T:
@@ -68,12 +76,13 @@ def _bridged() -> Iterator[None]:
         _BRIDGED.reset(token)
 
 
-def call(fn: Callable[[], T]) -> T:
+def call(fn: Callable[[], T], *, watchdog: Watchdog | None = None) -> T:
     """Run ``fn()`` where it can use async drivers from sync code.
 
     Inside a greenlet already (``run_sync``): directly. In a thread with no running
-    loop (the CLI, the API's worker thread): on a fresh loop of its own. A thread
-    whose loop is running cannot block on it, and gets a clear error.
+    loop (the CLI, the API's worker thread): on a fresh loop of its own, where
+    ``watchdog`` (if any) bounds the database awaits. A thread whose loop is running
+    cannot block on it, and gets a clear error.
     """
     install()
     with _bridged():
@@ -82,19 +91,20 @@ def call(fn: Callable[[], T]) -> T:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return _run_on_new_loop(fn)
+            return _run_on_new_loop(fn, watchdog)
         raise RuntimeError(
             "asyncmig cannot block a running event loop: await the async API instead"
         )
 
 
-def _run_on_new_loop(fn: Callable[[], T]) -> T:
+def _run_on_new_loop(fn: Callable[[], T], watchdog: Watchdog | None = None) -> T:
     """``greenlet_spawn(fn)`` on a private loop that unwinds cleanly on Ctrl-C and SIGTERM.
 
     A signal raised while the loop waits on I/O leaves the command suspended at
     its ``await``: the task is then cancelled and run to its end, so env.py's
     ``with`` blocks roll the transaction back and close the connection before
-    the signal's exception continues.
+    the signal's exception continues. A run whose ``watchdog`` gave up on the
+    database (it cancels the waiting task) ends in the watchdog's error.
     """
     loop = asyncio.new_event_loop()
     # env.py files that find this loop running and call ``run_until_complete`` on it, or
@@ -104,16 +114,27 @@ def _run_on_new_loop(fn: Callable[[], T]) -> T:
     setattr(loop, "run_until_complete", _reentrant(loop, loop.run_until_complete))  # noqa: B010
     setattr(loop, "create_task", _awaited_task(loop, loop.create_task))  # noqa: B010
     task = loop.create_task(greenlet_spawn(fn))
+    if watchdog is not None:
+        watchdog.start(loop)
     try:
-        return loop.run_until_complete(task)
-    except BaseException:
+        result = loop.run_until_complete(task)
+    except BaseException as exc:
         if not task.done():
             task.cancel()
             # The original exception is the one to report.
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
+        lost = watchdog.error if watchdog is not None else None
+        if lost is not None and not isinstance(exc, KeyboardInterrupt):  # a signal wins
+            raise lost from exc
         raise
+    else:
+        if watchdog is not None and watchdog.error is not None:
+            raise watchdog.error  # env.py swallowed it: the database still did not answer
+        return result
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:

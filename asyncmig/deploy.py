@@ -3,9 +3,12 @@
 A :class:`Run` is made per command from a frozen :class:`RunConfig`. While it is
 active (:func:`asyncmig.hooks.activate`) it
 
-* connects with retries until ``wait_timeout`` (every engine env.py makes);
-* prepares every connection env.py configures: PostgreSQL timeouts, then the
-  migration lock, before the version table is read;
+* connects with retries until ``wait_timeout`` (every engine env.py makes), each
+  try bounded (:mod:`asyncmig.sessions`);
+* prepares every connection env.py configures: server timeouts, then the
+  migration lock, before the version table is read; through a transaction-mode
+  pooler (:mod:`asyncmig.pooler`) both are taken inside the migration transaction;
+* with ``statement_timeout``, bounds every database await (:mod:`asyncmig.watchdog`);
 * records each applied step per database (a :class:`Track`; Alembic's ``multidb``
   template configures one connection per engine);
 * after the command, re-reads each version table, so a run whose transaction
@@ -18,22 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from . import locks
+from . import bridge, locks, pooler, sessions
 from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
 from .errors import ConfigError
 from .events import Events
 from .results import Step
+from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
 from .urls import mask_url
+from .watchdog import MARGIN, Watchdog
 
 
 @dataclass(frozen=True)
@@ -66,57 +71,6 @@ class RunConfig:
         return self.options.get("pg_lock_timeout")
 
 
-@dataclass
-class Track:
-    """One database a command works on (one per connection env.py configures)."""
-
-    dialect: str
-    connection: Connection | None = None
-    version_table: str = "alembic_version"
-    version_table_schema: str | None = None
-    label: str | None = None
-    #: The DBAPI connection beneath ``connection``: read back when it is checked in.
-    raw: Any = None
-    planned: list[Any] = field(default_factory=list)
-    start_heads: tuple[str, ...] | None = None
-    steps: list[Step] = field(default_factory=list)
-    #: The heads after each step, as Alembic reports them.
-    trail: list[tuple[str, ...]] = field(default_factory=list)
-    #: The heads read back from the database after the command; None when not read.
-    verified: tuple[str, ...] | None = None
-    buffer: IO[str] | None = None
-    _buffer_mark: int = 0
-    _tick: float = 0.0
-
-    @property
-    def offline(self) -> bool:
-        return self.connection is None
-
-    @property
-    def failing_step(self) -> Any | None:
-        """The Alembic step being applied when an error surfaced, if any."""
-        index = len(self.steps)
-        return self.planned[index] if index < len(self.planned) else None
-
-    @property
-    def heads(self) -> tuple[str, ...]:
-        """Where the database is: read back when possible, else as Alembic reported it."""
-        if self.verified is not None:
-            return self.verified
-        if self.trail:
-            return self.trail[-1]
-        return self.start_heads or ()
-
-    def kept(self) -> tuple[Step, ...]:
-        """The steps the database holds after the command (all of them unless rolled back)."""
-        if self.verified is None or not self.trail or self.verified == self.trail[-1]:
-            return tuple(self.steps)
-        for index in range(len(self.trail) - 1, -1, -1):
-            if self.trail[index] == self.verified:
-                return tuple(self.steps[: index + 1])
-        return ()
-
-
 class Run:
     """The active run: what the hooks in :mod:`asyncmig.hooks` do, and what they learned."""
 
@@ -131,6 +85,11 @@ class Run:
         self._wrapped: set[int] = set()
         self._verifying = False
         self._log_level: int | None = None
+        #: Transaction-scoped locks (pooled): the connection whose transaction holds each.
+        self._xact_locks: dict[tuple[str, str], Connection] = {}
+        timeout = config.statement_timeout
+        #: Bounds every database await when a statement timeout is set (the bridge runs it).
+        self.watchdog = Watchdog(timeout + MARGIN) if timeout else None
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -143,14 +102,25 @@ class Run:
         translated = translate_connect_params(dialect.name, dialect.driver, cparams)
         cparams.clear()
         cparams.update(translated)
-        return connect_with_retry(
-            lambda: dialect.connect(*cargs, **cparams),
-            # Reading back after the run is worth one try, not another wait.
-            timeout=0 if self._verifying else self.config.wait_timeout,
-            target=mask_url(_describe_target(dialect, cargs, cparams)),
+        sessions.connect_defaults(dialect.name, dialect.driver, cparams)
+        # Reading back after the run is worth one try, not another wait.
+        timeout = 0 if self._verifying else self.config.wait_timeout
+        deadline = time.monotonic() + timeout
+
+        def attempt() -> Any:
+            # Each try gets what is left of the wait, and never less than the floor.
+            bound = max(deadline - time.monotonic(), sessions.CONNECT_FLOOR)
+            return self._connect_once(dialect, cargs, cparams, bound)
+
+        connection = connect_with_retry(
+            attempt,
+            timeout=timeout,
+            target=mask_url(describe_target(dialect, cargs, cparams)),
             on_wait=self.config.events.notice,
             sleep=locks.sleep,
         )
+        sessions.guard_socket(connection)
+        return connection
 
     def before_configure(
         self, env: EnvironmentContext, args: tuple[Any, ...], kw: dict[str, Any]
@@ -169,10 +139,62 @@ class Run:
             logger.setLevel(logging.WARNING)
         if new and track.connection is not None:
             self._prepare(track, track.connection)
+            if (
+                track.pooled == pooler.TRANSACTION
+                and self.config.writes
+                and kw.get("transaction_per_migration")
+            ):
+                # Each revision commits: a lock held by a transaction would end with the
+                # first one. Refused before anything is read or written.
+                raise ConfigError(
+                    pooler.refusal(
+                        "transaction_per_migration=True cannot keep the migration lock",
+                        host_port(track.connection),
+                    )
+                )
 
     def before_run_migrations(self, env: EnvironmentContext, kw: dict[str, Any]) -> None:
-        if self.current is not None and kw.get("engine_name") is not None:
-            self.current.label = str(kw["engine_name"])
+        track = self.current
+        if track is not None and kw.get("engine_name") is not None:
+            track.label = str(kw["engine_name"])
+        if track is None or track.connection is None or track.pooled != pooler.TRANSACTION:
+            return
+        # Through a transaction-mode pooler only the migration transaction is ours: the
+        # timeouts and the lock go inside it (Alembic has begun it; it reads the version
+        # table next), and end with it.
+        connection = track.connection
+        config = self.config
+        settings = sessions.pg_settings(
+            connection,
+            config.statement_timeout,
+            config.pg_lock_timeout,
+            own=connection is not self.external,
+            local=True,
+        )
+        sessions.apply_pg_settings(connection, settings, local=True)
+        if config.lock_timeout is None:
+            return
+        name = locks.lock_name(track.version_table, track.version_table_schema)
+        where = (connection.engine.url.render_as_string(hide_password=True), name)
+        holder = self._xact_locks.get(where)
+        if holder is not None and not holder.closed and holder.in_transaction():
+            return  # another engine of this run holds it in its open transaction
+        locks.acquire_xact(connection, name, config.lock_timeout, config.events.notice)
+        self._xact_locks[where] = connection
+
+    def before_autocommit_block(self, migration_context: Any) -> None:
+        """``autocommit_block()`` commits the migration transaction: through a
+        transaction-mode pooler the lock would go with it. Refused before it commits."""
+        connection = getattr(migration_context, "connection", None)
+        for track in self.tracks:
+            if (
+                isinstance(connection, Connection)
+                and track.connection is connection
+                and track.pooled == pooler.TRANSACTION
+            ):
+                raise ConfigError(
+                    pooler.refusal("autocommit_block() cannot run", host_port(connection))
+                )
 
     def on_checkin(self, dbapi_connection: Any) -> None:
         """Read the version table on a migrated connection as it is released: its
@@ -180,11 +202,13 @@ class Run:
         reading it here costs no second connection."""
         for track in self.tracks:
             if track.raw is dbapi_connection and track.steps and track.verified is None:
-                track.verified = _read_raw(track, dbapi_connection)
+                track.verified = read_raw(track, dbapi_connection)
 
     # -- after the command ----------------------------------------------------------------
     def verify(self) -> None:
         """Read each version table back once the command's transactions have ended."""
+        if self.lost:
+            return  # the database stopped answering: report what Alembic said
         self._verifying = True
         try:
             for track in self.tracks:
@@ -196,21 +220,33 @@ class Run:
             self._verifying = False
 
     def release(self) -> None:
-        """Release every lock still held, even if releasing one fails; restore logging."""
+        """Release every lock still held, even if releasing one fails."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        if self._log_level is not None:
-            logging.getLogger("alembic").setLevel(self._log_level)
-            self._log_level = None
+        if self.lost:
+            # Nobody answers: the server ends the session, and its lock with it.
+            self.held = [held for held in self.held if held.connection is None]
         while self.held:
             held = self.held.pop()
             # A broken connection cannot unlock, but its session (and lock) is gone with it.
             with contextlib.suppress(SQLAlchemyError, OSError):
                 held.release()
 
+    def restore_logging(self) -> None:
+        """Alembic's log level as it was: after :meth:`verify`, whose read-back on a new
+        connection logs Alembic's INFO lines too."""
+        if self._log_level is not None:
+            logging.getLogger("alembic").setLevel(self._log_level)
+            self._log_level = None
+
     @property
     def failing_step(self) -> Any | None:
         return self.current.failing_step if self.current is not None else None
+
+    @property
+    def lost(self) -> bool:
+        """Whether the watchdog gave up on the database."""
+        return self.watchdog is not None and self.watchdog.fired
 
     # -- internals ------------------------------------------------------------------------
     def _track_for(
@@ -229,29 +265,42 @@ class Run:
         track = Track(
             dialect=dialect,
             connection=connection if isinstance(connection, Connection) else None,
-            raw=_dbapi_of(connection),
+            raw=dbapi_of(connection),
             version_table=kw.get("version_table", "alembic_version"),
             version_table_schema=kw.get("version_table_schema"),
         )
         if track.offline:
             track.buffer = kw.get("output_buffer") or env.config.output_buffer
-            track._buffer_mark = _position(track.buffer)
+            track._buffer_mark = position(track.buffer)
         self.tracks.append(track)
         return track, True
 
     def _prepare(self, track: Track, connection: Connection) -> None:
-        """Timeouts first (so a stuck lock query is bounded too), then the lock."""
+        """Timeouts first (so a stuck lock query is bounded too), then the lock.
+
+        Through a transaction-mode pooler neither is taken here: a session setting would
+        leak to other clients and a session lock would not be exclusive
+        (:meth:`before_run_migrations` takes both inside the migration transaction).
+        """
         config = self.config
-        if connection.dialect.name == "postgresql":
-            began = not connection.in_transaction()
-            for name, seconds in (
-                ("statement_timeout", config.statement_timeout),
-                ("lock_timeout", config.pg_lock_timeout),
-            ):
-                if seconds is not None:
-                    connection.execute(text(f"SET {name} = {round(seconds * 1000)}"))
-            if began and connection.in_transaction():
-                connection.commit()
+        backend = connection.dialect.name
+        own = connection is not self.external
+        if backend == "postgresql":
+            track.pooled = pooler.detect(connection)
+            if track.pooled == pooler.TRANSACTION:
+                if not own:
+                    pooler.check_statement_cache(connection, host_port(connection))
+                config.events.notice(pooler.notice(host_port(connection)))
+                return
+            settings = sessions.pg_settings(
+                connection, config.statement_timeout, config.pg_lock_timeout, own=own, local=False
+            )
+            with sessions.own_transaction(connection):
+                sessions.apply_pg_settings(connection, settings, local=False)
+        elif backend in ("mysql", "mariadb"):
+            with sessions.own_transaction(connection):
+                settings = sessions.mysql_settings(connection, config.statement_timeout, own=own)
+                sessions.apply_mysql_settings(connection, settings)
         if config.lock_timeout is None:
             return
         name = locks.lock_name(track.version_table, track.version_table_schema)
@@ -262,6 +311,25 @@ class Run:
         if held is not None:
             self.held.append(held)
             self._locked.add(where)
+
+    def _connect_once(self, dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float) -> Any:
+        """One connect try, bounded by ``bound`` seconds where the driver lets us."""
+        exempt = self.watchdog.exempt if self.watchdog is not None else contextlib.nullcontext
+        if dialect.is_async and dialect.name != "sqlite" and bridge.in_greenlet():
+            return sessions.bounded_connect(
+                lambda: dialect.connect(*cargs, **cparams),
+                bound,
+                bridge.await_,
+                bridge.spawn,
+                exempt,
+            )
+        params = dict(cparams)
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            # The sync psycopg dialect (a plain create_engine in env.py) blocks the loop,
+            # so only libpq's own bound applies: whole seconds, at least 2.
+            params.setdefault("connect_timeout", max(2, math.ceil(bound)))
+        with exempt():
+            return dialect.connect(*cargs, **params)
 
     def _wrap_plan(self, env: EnvironmentContext) -> None:
         """Record the steps Alembic is about to run, for progress counts and error lines."""
@@ -335,50 +403,3 @@ class Run:
             return None  # a new connection would see another, empty database
         with engine.connect() as fresh:
             return tuple(MigrationContext.configure(fresh, opts=opts).get_current_heads())
-
-
-def _dbapi_of(connection: Any) -> Any:
-    if not isinstance(connection, Connection) or connection.closed:
-        return None
-    with contextlib.suppress(Exception):
-        return connection.connection.dbapi_connection
-    return None
-
-
-def _read_raw(track: Track, dbapi_connection: Any) -> tuple[str, ...] | None:
-    """The version table's rows through the DBAPI connection; None if that fails."""
-    assert track.connection is not None
-    preparer = track.connection.dialect.identifier_preparer
-    table = preparer.quote(track.version_table)
-    if track.version_table_schema:
-        table = f"{preparer.quote_schema(track.version_table_schema)}.{table}"
-    try:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"SELECT version_num FROM {table}")
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-    except Exception:
-        rows = None  # no table (its creation rolled back), or no longer readable
-    with contextlib.suppress(Exception):
-        dbapi_connection.rollback()
-    return None if rows is None else tuple(sorted(str(row[0]) for row in rows))
-
-
-def _position(buffer: IO[str] | None) -> int:
-    try:
-        return buffer.tell() if buffer is not None else 0
-    except (OSError, ValueError):
-        return 0
-
-
-def _describe_target(dialect: Any, cargs: Any, cparams: dict[str, Any]) -> str:
-    name = dialect.name
-    if name == "sqlite":
-        return f"sqlite file {cargs[0] if cargs else cparams.get('database', '')}"
-    host = cparams.get("host") or ""
-    port = cparams.get("port")
-    where = f"{host}:{port}" if port else str(host)
-    database = cparams.get("database") or cparams.get("db") or cparams.get("dbname")
-    return f"{name} server {where}" + (f" database {database}" if database else "")

@@ -19,6 +19,7 @@ from .errors import (
     Terminated,
 )
 from .settings import no_url_message
+from .watchdog import DeadConnection
 
 
 class TerminateSignal(KeyboardInterrupt):
@@ -197,6 +198,14 @@ def translate(
             if where
             else f"{type(exc).__name__}: {first_line(exc)}"
         )
+    if isinstance(exc, DeadConnection):
+        # The watchdog gave up on a database that stopped answering (--statement-timeout).
+        lost = (
+            f"lost the database connection during {where}"
+            if where
+            else "lost the database connection"
+        )
+        return DatabaseUnreachable(f"{lost}: {exc}")
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         lost = (
             f"lost the database connection during {where}"

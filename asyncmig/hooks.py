@@ -4,8 +4,8 @@ This module is the only place asyncmig reaches into SQLAlchemy and Alembic:
 
 * a ``do_connect`` listener on every :class:`~sqlalchemy.engine.Engine`, and a
   ``checkin`` listener on every :class:`~sqlalchemy.pool.Pool`;
-* wrappers around :meth:`EnvironmentContext.configure` and
-  :meth:`EnvironmentContext.run_migrations`;
+* wrappers around :meth:`EnvironmentContext.configure`,
+  :meth:`EnvironmentContext.run_migrations` and :meth:`MigrationContext.autocommit_block`;
 * ``asyncio.run`` bridged onto the running loop (:mod:`asyncmig.bridge`).
 
 They are installed once and are inert unless a run is active in the current
@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
@@ -42,6 +43,8 @@ class RunHooks(Protocol):
     ) -> None: ...
 
     def before_run_migrations(self, env: EnvironmentContext, kw: dict[str, Any]) -> None: ...
+
+    def before_autocommit_block(self, migration_context: MigrationContext) -> None: ...
 
     def on_checkin(self, dbapi_connection: Any) -> None: ...
 
@@ -80,6 +83,7 @@ def install() -> None:
         event.listen(Pool, "checkin", _checkin)
         original_configure = EnvironmentContext.configure
         original_run = EnvironmentContext.run_migrations
+        original_autocommit = MigrationContext.autocommit_block
 
         def configure(self: EnvironmentContext, *args: Any, **kw: Any) -> None:
             run = _ACTIVE.get()
@@ -93,10 +97,18 @@ def install() -> None:
                 run.before_run_migrations(self, kw)
             original_run(self, **kw)
 
+        def autocommit_block(self: MigrationContext) -> Any:
+            run = _ACTIVE.get()
+            if run is not None:
+                run.before_autocommit_block(self)  # before the block commits anything
+            return original_autocommit(self)
+
         configure.__doc__ = original_configure.__doc__
         run_migrations.__doc__ = original_run.__doc__
+        autocommit_block.__doc__ = original_autocommit.__doc__
         EnvironmentContext.configure = configure  # type: ignore[method-assign]
         EnvironmentContext.run_migrations = run_migrations  # type: ignore[method-assign]
+        MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
         _installed = True
 
 

@@ -2,7 +2,9 @@
 
 One algorithm for every backend: try the lock, and poll until ``timeout``.
 PostgreSQL uses a session advisory lock, MySQL/MariaDB ``GET_LOCK``; both die
-with the session, so a killed run leaves nothing behind. SQLite takes a file
+with the session, so a killed run leaves nothing behind. Through a transaction-mode
+pooler, where a session lock is not exclusive, PostgreSQL's lock is taken by the
+migration transaction itself (:func:`acquire_xact`) and ends with it. SQLite takes a file
 lock (``filelock``: ``flock``, or ``LockFileEx`` on Windows) on a file beside the
 database's real file, so every path to one database shares one lock.
 """
@@ -36,9 +38,10 @@ def _pg_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _mysql_name(name: str) -> str:
-    # GET_LOCK names are limited to 64 characters.
-    return "asyncmig:" + hashlib.sha1(name.encode()).hexdigest()
+def _mysql_name(name: str, database: str | None) -> str:
+    """GET_LOCK names are server-wide (PostgreSQL's advisory locks are per database), so the
+    database is part of the name; and they are limited to 64 characters."""
+    return "asyncmig:" + hashlib.sha1(f"{database or ''}/{name}".encode()).hexdigest()
 
 
 def sleep(seconds: float) -> None:
@@ -113,7 +116,8 @@ def _poll(
             return
 
 
-#: The session holding a PostgreSQL advisory lock (a bigint key is split into two oids).
+#: The session holding a PostgreSQL advisory lock (a bigint key is split into two oids);
+#: advisory locks are per database, and other databases may use the same key.
 _PG_HOLDER = """
 SELECT a.pid, a.application_name, host(a.client_addr), a.state,
        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
@@ -178,7 +182,7 @@ def acquire(
         )
         return HeldLock(connection, "SELECT pg_advisory_unlock(:key)", params)
     if backend in ("mysql", "mariadb"):
-        params = {"name": _mysql_name(name)}
+        params = {"name": _mysql_name(name, connection.engine.url.database)}
         _poll(
             lambda: _scalar(connection, "SELECT GET_LOCK(:name, 0)", params) == 1,
             timeout,
@@ -190,6 +194,25 @@ def acquire(
         url = connection.engine.url
         return _acquire_file_lock(sqlite_file(url.database, url.query), timeout, on_wait)
     return None
+
+
+def acquire_xact(
+    connection: Connection, name: str, timeout: float, on_wait: Callable[[str], None]
+) -> None:
+    """Take the PostgreSQL migration lock for the transaction open on ``connection``.
+
+    Nothing to release: the server drops it at commit or rollback. The same key as
+    :func:`acquire`, so runs through a pooler and direct runs exclude each other.
+    """
+    key = _pg_key(name)
+    params = {"key": key}
+    sql = text("SELECT pg_try_advisory_xact_lock(:key)")
+    _poll(
+        lambda: bool(connection.execute(sql, params).scalar()),
+        timeout,
+        on_wait,
+        lambda: _pg_holder(connection, key),
+    )
 
 
 def sqlite_file(database: str | None, query: Mapping[str, Any] | None = None) -> Path | None:

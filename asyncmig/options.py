@@ -35,6 +35,18 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\s*$")
 PG_MAX_MS = 2_147_483_647
 
 
+class Duration(float):
+    """Seconds, remembering the text they were read from (``100000min``), so that an
+    error about the value quotes what the user wrote."""
+
+    text: str
+
+    def __new__(cls, seconds: float, text: str) -> Duration:
+        value = super().__new__(cls, seconds)
+        value.text = text
+        return value
+
+
 def parse_duration(text: str, label: str) -> float:
     """Seconds from ``30``, ``2.5s``, ``500ms`` or ``5min``; never negative."""
     match = _DURATION.match(str(text))
@@ -42,7 +54,14 @@ def parse_duration(text: str, label: str) -> float:
         raise ConfigError(f"{label}: {text!r} is not a duration (use 30, 2.5s, 500ms or 5min)")
     value = float(match.group(1))
     unit = match.group(2) or "s"
-    return value / 1000 if unit == "ms" else value * 60 if unit == "min" else value
+    seconds = value / 1000 if unit == "ms" else value * 60 if unit == "min" else value
+    return Duration(seconds, str(text).strip())
+
+
+def _as_given(seconds: float, exact: str) -> str:
+    """``0.5ms`` as written, or ``0.0001 (0.1ms)`` when the text said it otherwise."""
+    given = getattr(seconds, "text", None)
+    return exact if given in (None, exact) else f"{given} ({exact})"
 
 
 def check_duration(seconds: float, label: str) -> float:
@@ -58,13 +77,13 @@ def check_server_duration(seconds: float, label: str) -> float:
     ms = seconds * 1000
     if 0 < ms < 1:
         raise ConfigError(
-            f"{label}: {ms:g}ms is below PostgreSQL's resolution of 1ms "
+            f"{label}: {_as_given(seconds, f'{ms:g}ms')} is below PostgreSQL's resolution of 1ms "
             "(it would round to 0, which PostgreSQL reads as no limit)"
         )
     if ms > PG_MAX_MS:
         raise ConfigError(
-            f"{label}: {seconds:.0f}s is above PostgreSQL's maximum of {PG_MAX_MS}ms "
-            "(about 24.8 days)"
+            f"{label}: {_as_given(seconds, f'{seconds:.0f}s')} is above PostgreSQL's maximum "
+            f"of {PG_MAX_MS}ms (about 24.8 days)"
         )
     return seconds
 
@@ -155,7 +174,8 @@ class Options(TypedDict, total=False):
         float | None,
         Spec(
             ("--wait-timeout",),
-            "Seconds to wait for the database (default 5; 0: one try).",
+            "Seconds to wait for the database, each connect try included (default 5; 0: one "
+            "try of at most 2 s).",
             env="ASYNCMIG_WAIT_TIMEOUT",
             ini="asyncmig.wait_timeout",
             default=5.0,
@@ -183,13 +203,14 @@ class Options(TypedDict, total=False):
         float | None,
         Spec(
             ("--statement-timeout",),
-            "PostgreSQL statement_timeout for the migration (30s, 500ms; 0: no limit).",
+            "Statement timeout of the migration (PostgreSQL statement_timeout, MariaDB "
+            "max_statement_time); the client gives up 2 s later (30s, 500ms; 0: no limit).",
             env="ASYNCMIG_STATEMENT_TIMEOUT",
             ini="asyncmig.statement_timeout",
             parse=parse_duration,
             check=check_server_duration,
             shown=True,
-            applies_to="commands that connect, on PostgreSQL",
+            applies_to="commands that connect, on PostgreSQL and MySQL/MariaDB",
         ),
     ]
     pg_lock_timeout: Annotated[

@@ -316,6 +316,10 @@ def show_config(printer: Printer, report: dict[str, Any]) -> None:
     )
     for note in report["notes"]:
         printer.line(f"Note: {note}")
+    if report.get("pooler"):
+        pooled = report["pooler"]
+        printer.line(f"Note: the URL looks like a connection pooler, {pooled['hint']}.")
+        printer.line(f"Note: {pooled['handling']}.")
     # The URL's own parts are in the engine table already: show what its parameters became.
     extra = {k: v for k, v in report["connect"].items() if k not in _URL_PARTS}
     if extra and "?" in report["engine"].get("url", ""):

@@ -111,14 +111,17 @@ def execute(
         try:
             return call(config)
         finally:
-            run.release()
-            if writes:
-                run.verify()
+            try:
+                run.release()
+                if writes:
+                    run.verify()
+            finally:
+                run.restore_logging()
 
     with _process_lock(rt), hooks.activate(run):
         try:
             with revision_graph_errors():
-                return bridge.call(body), run
+                return bridge.call(body, watchdog=run.watchdog), run
         except BaseException as exc:
             if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):
                 raise  # a cancellation is the caller's, not a failure of the run

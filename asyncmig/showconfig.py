@@ -167,15 +167,17 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
             alembic[key]["replaced_by"] = RENAMED_ALEMBIC_KEYS[key][0]
     from sqlalchemy.engine import make_url
 
+    from . import pooler
     from .connparams import describe_connect_params
 
+    url = make_url(settings.require_url())
     return {
         "config_file": str(settings.config_file) if settings.config_file else None,
         "toml_file": str(settings.toml_file) if settings.toml_file else None,
         "section": settings.section,
         "engine": engine,
         # What the driver's connect() receives: URL parameters in the driver's own terms.
-        "connect": describe_connect_params(make_url(settings.require_url())),
+        "connect": describe_connect_params(url),
         "notes": list(settings.url_notes),
         "keys": keys,
         "dropped": [item for item in keys if item["status"] == "dropped"],
@@ -183,4 +185,6 @@ def describe(settings: Settings, verdicts: list[KeyVerdict] | None = None) -> di
         "warnings": config_warnings(settings),
         # asyncmig's own options, as the spec (asyncmig.options) lists them.
         "asyncmig": {name: settings.option(name) for name, spec in specs().items() if spec.shown},
+        # Whether the URL looks like a connection pooler (host hints; null if not).
+        "pooler": pooler.describe(url),
     }

@@ -72,6 +72,25 @@ def test_quiet_prints_nothing(cli, project: Project) -> None:
     assert result.stdout == "" and result.stderr == ""
 
 
+def test_quiet_failure_prints_only_the_error_line(project: Project, pg_url: str) -> None:
+    """The read-back after a failed run opens a new connection (its table was rolled back);
+    Alembic's INFO lines of that connection stay hidden with -q too."""
+    project.revisions(2, fail_at=2)
+    result = subprocess.run(
+        [str(SCRIPT), "-q", "--url", pg_url, "upgrade", "head"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        'Error: revision 0002aa (create table t0002) failed: relation "no_such_table_anywhere" '
+        "does not exist"
+    ]
+
+
 def test_no_color_stays_plain(cli, project: Project) -> None:
     project.revisions(2)
     result = cli("upgrade", "head", env={"NO_COLOR": "1"})

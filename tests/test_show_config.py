@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Project, make_project
 from typer.testing import Result
 
@@ -112,7 +113,57 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
             "pg_lock_timeout": None,
             "application_name": "asyncmig",
         },
+        "pooler": None,
     }
+
+
+POOLER_HANDLING = (
+    "asyncmig checks on connecting; through a transaction-mode pooler it takes the migration "
+    "lock and timeouts inside each migration transaction and refuses transaction_per_migration "
+    "and autocommit_block(); prepared statements are never cached. Better: use the database's "
+    "direct or session-mode URL for migrations"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "hint"),
+    [
+        (
+            "aws-0-eu-central-1.pooler.supabase.com:6543",
+            "Supabase's pooler in transaction mode (port 6543)",
+        ),
+        (
+            "aws-0-eu-central-1.pooler.supabase.com:5432",
+            "Supabase's pooler (session mode on port 5432, transaction mode on 6543)",
+        ),
+        ("db.example.com:6543", "port 6543 (Supabase's transaction-mode pooler port)"),
+        (
+            "ep-cool-darkness-123456-pooler.eu-central-1.aws.neon.tech",
+            "a Neon '-pooler' host (PgBouncer in transaction mode)",
+        ),
+        ("pgbouncer.internal:5432", "a pgbouncer host (PgBouncer's usual)"),
+        ("db.internal:6432", "port 6432 (PgBouncer's usual)"),
+    ],
+)
+def test_a_url_that_looks_like_a_pooler_is_named(
+    cli: Cli, project: Project, where: str, hint: str
+) -> None:
+    url = f"postgresql+asyncpg://app:pw@{where}/app"
+    report = json.loads(cli("--url", url, "show-config", "--json").stdout)
+    assert report["pooler"] == {"hint": hint, "handling": POOLER_HANDLING}
+    text = cli("--url", url, "show-config").stdout.splitlines()
+    notes = [line for line in text if line.startswith("Note:")]
+    assert notes == [
+        f"Note: the URL looks like a connection pooler, {hint}.",
+        f"Note: {POOLER_HANDLING}.",
+    ]
+
+
+def test_a_direct_url_names_no_pooler(cli: Cli, project: Project) -> None:
+    for url in ("postgresql+asyncpg://app@db.example.com:5432/app", "mysql+asyncmy://r@h:6543/a"):
+        report = json.loads(cli("--url", url, "show-config", "--json").stdout)
+        assert report["pooler"] is None
+        assert "pooler" not in cli("--url", url, "show-config").stdout
 
 
 def test_engine_member_is_what_the_engine_gets(cli: Cli, project: Project) -> None:

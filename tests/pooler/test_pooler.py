@@ -166,3 +166,104 @@ def server_settings(db: PooledDatabase) -> set[tuple[str, str]]:
         return seen
 
     return asyncio.run(go())
+
+
+# -- what a transaction pooler cannot do, and what it still does -----------------------------
+def autocommit_third(i: int) -> str:
+    create = f"op.create_table('t{i:04d}', sa.Column('id', sa.Integer, primary_key=True))"
+    if i != 3:
+        return create
+    return "with op.get_context().autocommit_block(): op.execute('SELECT 1')"
+
+
+def test_autocommit_block_is_refused_in_transaction_mode(
+    tmp_path: Path, pooled_asyncpg: PooledDatabase
+) -> None:
+    """``autocommit_block()`` commits the migration transaction, and the transaction-scoped
+    lock with it: refused before it commits (exit 2), so nothing of the run is kept. In
+    session mode the session lock holds across it."""
+    project = make_project(tmp_path / "proj")
+    project.revisions(3, body=autocommit_third)
+    result = asyncmig(pooled_asyncpg, project, "-q", "upgrade", "head")
+    if pooled_asyncpg.mode == "session":
+        assert result.returncode == 0, result.stderr
+        assert versions(pooled_asyncpg) == ["0003aa"]
+        return
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "Error: autocommit_block() cannot run through a transaction-mode connection pooler "
+        f"(127.0.0.1:{pooled_asyncpg.bouncer.port}): use the database's direct or session-mode "
+        "URL for migrations"
+    ]
+    assert versions(pooled_asyncpg) == []
+    assert tables(pooled_asyncpg) == 0
+    assert advisory_locks(pooled_asyncpg) == []
+
+
+def test_statement_timeout_holds_inside_the_migration_transaction(
+    tmp_path: Path, pooled: PooledDatabase
+) -> None:
+    """Through a transaction pooler the timeout is set for the migration transaction
+    (``set_config(..., true)``): it still cancels a revision that runs too long."""
+    project = make_project(tmp_path / "proj")
+    project.revisions(2, body=lambda i: "op.execute('SELECT pg_sleep(3)')" if i == 2 else "pass")
+    result = asyncmig(pooled, project, "-q", "--statement-timeout", "1s", "upgrade", "head")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: revision 0002aa (create table t0002) failed: "
+        "canceling statement due to statement timeout"
+    )
+    assert versions(pooled) == []
+    assert server_settings(pooled) == {("0", "0")}
+
+
+def test_the_notice_says_what_asyncmig_does(tmp_path: Path, transaction_pooled) -> None:
+    project = upgraded(tmp_path, transaction_pooled)
+    result = asyncmig(transaction_pooled, project, "current")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"asyncmig: 127.0.0.1:{transaction_pooled.bouncer.port} is a transaction-mode "
+        "connection pooler: the migration lock and timeouts are taken inside each migration "
+        "transaction (the direct URL is preferred)"
+    )
+
+
+async def test_the_api_on_a_pooled_connection_needs_no_statement_cache(
+    tmp_path: Path, transaction_pooled: PooledDatabase
+) -> None:
+    """asyncmig cannot change the connect arguments of the caller's connection: through a
+    transaction pooler, asyncpg's statement cache must be off, and the error says how."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    import asyncmig
+    from asyncmig.errors import ConfigError
+
+    project = make_project(tmp_path / "proj")
+    project.revisions(2)
+    port = transaction_pooled.bouncer.port
+    cached = create_async_engine(transaction_pooled.url)
+    try:
+        async with cached.connect() as conn:
+            try:
+                await asyncmig.upgrade(config=project.ini, connection=conn)
+            except ConfigError as exc:
+                assert str(exc) == (
+                    "the connection passed to asyncmig goes through a transaction-mode "
+                    f"connection pooler (127.0.0.1:{port}) with asyncpg's statement cache on: "
+                    "create its engine with connect_args={'statement_cache_size': 0}"
+                )
+            else:
+                raise AssertionError("the cached connection was accepted")
+    finally:
+        await cached.dispose()
+    assert await asyncio.to_thread(versions, transaction_pooled) == []
+
+    uncached = create_async_engine(transaction_pooled.url, connect_args={"statement_cache_size": 0})
+    try:
+        async with uncached.connect() as conn:
+            result = await asyncmig.upgrade(config=project.ini, connection=conn)
+    finally:
+        await uncached.dispose()
+    assert [step.revision for step in result.steps] == ["0001aa", "0002aa"]
+    assert await asyncio.to_thread(versions, transaction_pooled) == ["0002aa"]
+    assert await asyncio.to_thread(advisory_locks, transaction_pooled) == []

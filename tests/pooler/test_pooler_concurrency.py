@@ -91,8 +91,25 @@ def test_eight_concurrent_upgrades_one_transaction_per_revision(
     tmp_path: Path, pooled_asyncpg: PooledDatabase
 ) -> None:
     """``transaction_per_migration=True``: each revision commits on its own, so a lock held
-    by one transaction cannot cover the whole run."""
+    by one transaction cannot cover the whole run. In session mode the session lock covers
+    it; through a transaction-mode pooler every run is refused (exit 2) before it reads or
+    writes anything, with a line that says which URL to use instead."""
     project = make_project(tmp_path / "proj")
     ids = project.revisions(REVISIONS)
     per_migration(project)
-    assert_each_revision_once(pooled_asyncpg, ids, run_concurrently(pooled_asyncpg, project.path))
+    results = run_concurrently(pooled_asyncpg, project.path)
+    if pooled_asyncpg.mode == "session":
+        assert_each_revision_once(pooled_asyncpg, ids, results)
+        return
+    refusal = (
+        "Error: transaction_per_migration=True cannot keep the migration lock through a "
+        f"transaction-mode connection pooler (127.0.0.1:{pooled_asyncpg.bouncer.port}): use the "
+        "database's direct or session-mode URL for migrations"
+    )
+    for code, out, err in results:
+        assert code == 2, f"exit {code}\n{out}{err}"
+        assert err.splitlines()[-1] == refusal, err
+        assert out == ""
+    assert versions(pooled_asyncpg) == []
+    assert tables(pooled_asyncpg) == 0
+    assert advisory_locks(pooled_asyncpg) == []

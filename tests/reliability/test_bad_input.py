@@ -332,8 +332,8 @@ CASES = [
         "duration above PostgreSQL's maximum",
         args("--statement-timeout", "100000min", "current"),
         2,
-        r"Error: --statement-timeout: 6000000s is above PostgreSQL's maximum of 2147483647ms "
-        r"\(about 24\.8 days\)",
+        r"Error: --statement-timeout: 100000min \(6000000s\) is above PostgreSQL's maximum of "
+        r"2147483647ms \(about 24\.8 days\)",
     ),
     Case(
         "duplicate revision ids",
