@@ -219,8 +219,9 @@ class Run:
         finally:
             self._verifying = False
 
-    def release(self) -> None:
-        """Release every lock still held, even if releasing one fails."""
+    def release(self, *, failed: bool = False) -> None:
+        """Release every lock still held, even if releasing one fails (``failed``: the run
+        is ending in an error, see :meth:`asyncmig.locks.HeldLock.release`)."""
         from sqlalchemy.exc import SQLAlchemyError
 
         if self.lost:
@@ -230,7 +231,7 @@ class Run:
             held = self.held.pop()
             # A broken connection cannot unlock, but its session (and lock) is gone with it.
             with contextlib.suppress(SQLAlchemyError, OSError):
-                held.release()
+                held.release(failed=failed)
 
     def restore_logging(self) -> None:
         """Alembic's log level as it was: after :meth:`verify`, whose read-back on a new

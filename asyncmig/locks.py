@@ -12,6 +12,7 @@ database's real file, so every path to one database shares one lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
@@ -34,13 +35,17 @@ def lock_name(version_table: str, schema: str | None) -> str:
     return f"asyncmig:{schema or ''}.{version_table}"
 
 
-def _pg_key(name: str) -> int:
+def advisory_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a lock name (a signed 64-bit integer)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _mysql_name(name: str, database: str | None) -> str:
-    """GET_LOCK names are server-wide (PostgreSQL's advisory locks are per database), so the
-    database is part of the name; and they are limited to 64 characters."""
+def mysql_lock_name(name: str, database: str | None) -> str:
+    """The ``GET_LOCK`` name of a lock name.
+
+    GET_LOCK names are server-wide (PostgreSQL's advisory locks are per database), so
+    the database is part of the name; and they are limited to 64 characters.
+    """
     return "asyncmig:" + hashlib.sha1(f"{database or ''}/{name}".encode()).hexdigest()
 
 
@@ -73,8 +78,14 @@ class HeldLock:
     unlock_sql: str | None
     params: dict[str, Any]
     file_lock: Any = None
+    #: MySQL/MariaDB: the server's id of the session holding the lock (see :meth:`release`).
+    session_id: int | None = None
 
-    def release(self) -> None:
+    def release(self, *, failed: bool = False) -> None:
+        """Release the lock. After a failed run whose connection is gone, a MySQL/MariaDB
+        session may live on (a ``SLEEP()`` or a long statement runs to its end before the
+        server notices the client left), holding ``GET_LOCK``: it is killed from a new
+        connection, so the next run is not blocked by a run that has already exited."""
         if self.file_lock is not None:
             self.file_lock.release()
             self.file_lock = None
@@ -82,9 +93,12 @@ class HeldLock:
         if conn is None or self.unlock_sql is None:
             return
         self.connection = None
-        if conn.closed or conn.invalidated:
-            return  # the server dropped the lock with the session
-        _scalar(conn, self.unlock_sql, self.params)
+        if not (conn.closed or conn.invalidated):
+            _scalar(conn, self.unlock_sql, self.params)
+        elif failed and self.session_id is not None:
+            # Already gone: nothing to kill.
+            with conn.engine.connect() as fresh, contextlib.suppress(Exception):
+                fresh.exec_driver_sql(f"KILL {int(self.session_id)}")
 
 
 def _poll(
@@ -172,7 +186,7 @@ def acquire(
     """
     backend = connection.dialect.name
     if backend == "postgresql":
-        key = _pg_key(name)
+        key = advisory_key(name)
         params: dict[str, Any] = {"key": key}
         _poll(
             lambda: bool(_scalar(connection, "SELECT pg_try_advisory_lock(:key)", params)),
@@ -182,14 +196,15 @@ def acquire(
         )
         return HeldLock(connection, "SELECT pg_advisory_unlock(:key)", params)
     if backend in ("mysql", "mariadb"):
-        params = {"name": _mysql_name(name, connection.engine.url.database)}
+        params = {"name": mysql_lock_name(name, connection.engine.url.database)}
         _poll(
             lambda: _scalar(connection, "SELECT GET_LOCK(:name, 0)", params) == 1,
             timeout,
             on_wait,
             lambda: _mysql_holder(connection, params["name"]),
         )
-        return HeldLock(connection, "SELECT RELEASE_LOCK(:name)", params)
+        session = _scalar(connection, "SELECT CONNECTION_ID()", {})
+        return HeldLock(connection, "SELECT RELEASE_LOCK(:name)", params, session_id=session)
     if backend == "sqlite":
         url = connection.engine.url
         return _acquire_file_lock(sqlite_file(url.database, url.query), timeout, on_wait)
@@ -204,7 +219,7 @@ def acquire_xact(
     Nothing to release: the server drops it at commit or rollback. The same key as
     :func:`acquire`, so runs through a pooler and direct runs exclude each other.
     """
-    key = _pg_key(name)
+    key = advisory_key(name)
     params = {"key": key}
     sql = text("SELECT pg_try_advisory_xact_lock(:key)")
     _poll(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -112,7 +113,7 @@ def execute(
             return call(config)
         finally:
             try:
-                run.release()
+                run.release(failed=sys.exc_info()[1] is not None)
                 if writes:
                     run.verify()
             finally:

@@ -56,7 +56,7 @@ def lock_message(timeout: str, holder: str) -> str:
     )
 
 
-PG_KEY = locks._pg_key(locks.lock_name("alembic_version", None))
+PG_KEY = locks.advisory_key(locks.lock_name("alembic_version", None))
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_mariadb_lock_held_elsewhere_exits_5(project: Project, mariadb_url: str,
 
     project.revisions(2)
     url = make_url(mariadb_url)
-    name = locks._mysql_name(locks.lock_name("alembic_version", None), url.database)
+    name = locks.mysql_lock_name(locks.lock_name("alembic_version", None), url.database)
     session = Session(
         lambda: asyncmy.connect(
             host=url.host,

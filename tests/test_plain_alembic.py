@@ -213,7 +213,7 @@ def test_plain_alembic_on_asyncmig_env_takes_the_lock(tmp_path: Path, pg_url: st
         "sqlalchemy.url = sqlite+aiosqlite:///%(here)s/app.db", f"sqlalchemy.url = {pg_url}"
     )
     project.ini.write_text(ini)
-    key = locks._pg_key(locks.lock_name("alembic_version", None))
+    key = locks.advisory_key(locks.lock_name("alembic_version", None))
     dsn = pg_url.replace("+asyncpg", "", 1)
 
     async def fetch(sql: str) -> object:

@@ -147,3 +147,37 @@ def test_pg_connection_lost_during_revision(cli, project, pg_url, spawn):
     assert pg_versions(pg_url) == ["0001aa"]
     assert pg_tables(pg_url) == ["t0001"]
     finish_run(cli, project, pg_url)
+
+
+def test_mariadb_signal_during_revision_says_what_was_kept(cli, project, mariadb_url, spawn):
+    """MariaDB commits DDL at once: the line says so, the lock is free when the run ends."""
+    from asyncmig import locks
+
+    from .conftest import mariadb_fetch, mariadb_versions
+
+    project.revisions(3, body=slow_second("SELECT SLEEP(30)"))
+    proc = spawn("--url", mariadb_url, "upgrade", "head")
+    wait_for(
+        lambda: any(
+            "SLEEP" in (row[0] or "")
+            for row in mariadb_fetch(mariadb_url, "SELECT info FROM information_schema.processlist")
+        ),
+        15,
+        "revision 0002aa to start sleeping",
+    )
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert_one_error(
+        stderr,
+        "Error: SIGINT: stopped during revision 0002aa (create table t0002); MariaDB/MySQL "
+        "commit each DDL statement at once, so what it had done so far is kept while the "
+        "version table still says the revision before it: undo that by hand (or make the "
+        "revision idempotent) before running again",
+    )
+    database = mariadb_url.rsplit("/", 1)[1]
+    name = locks.mysql_lock_name(locks.lock_name("alembic_version", None), database)
+    assert mariadb_fetch(mariadb_url, f"SELECT IS_FREE_LOCK('{name}')") == [(1,)]
+    assert mariadb_versions(mariadb_url) == ["0001aa"]
+    tables = mariadb_fetch(mariadb_url, "SHOW TABLES")
+    assert sorted(row[0] for row in tables) == ["alembic_version", "t0001", "t0002"]
