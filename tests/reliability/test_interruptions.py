@@ -157,11 +157,13 @@ def test_mariadb_signal_during_revision_says_what_was_kept(cli, project, mariadb
 
     project.revisions(3, body=slow_second("SELECT SLEEP(30)"))
     proc = spawn("--url", mariadb_url, "upgrade", "head")
+    database = mariadb_url.rsplit("/", 1)[1]
+    sleeping = (
+        "SELECT COUNT(*) FROM information_schema.processlist "
+        f"WHERE info LIKE 'SELECT SLEEP%' AND db = '{database}'"
+    )
     wait_for(
-        lambda: any(
-            "SLEEP" in (row[0] or "")
-            for row in mariadb_fetch(mariadb_url, "SELECT info FROM information_schema.processlist")
-        ),
+        lambda: mariadb_fetch(mariadb_url, sleeping)[0][0],
         15,
         "revision 0002aa to start sleeping",
     )
@@ -175,7 +177,6 @@ def test_mariadb_signal_during_revision_says_what_was_kept(cli, project, mariadb
         "version table still says the revision before it: undo that by hand (or make the "
         "revision idempotent) before running again",
     )
-    database = mariadb_url.rsplit("/", 1)[1]
     name = locks.mysql_lock_name(locks.lock_name("alembic_version", None), database)
     assert mariadb_fetch(mariadb_url, f"SELECT IS_FREE_LOCK('{name}')") == [(1,)]
     assert mariadb_versions(mariadb_url) == ["0001aa"]

@@ -162,8 +162,12 @@ def pg_sleeping(url: str) -> bool:
 
 
 def mariadb_sleeping(url: str) -> bool:
+    """A session of this test's database is in SLEEP (other tests' sessions sleep too)."""
+    database = url.rsplit("/", 1)[1]
     rows = mariadb_fetch(
-        url, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'"
+        url,
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        f"WHERE INFO LIKE 'SELECT SLEEP%' AND DB = '{database}'",
     )
     return bool(rows[0][0])
 
