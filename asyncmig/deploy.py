@@ -36,6 +36,7 @@ from .dbwait import connect_with_retry
 from .errors import ConfigError
 from .events import Events
 from .results import Step
+from .revindex import RevisionIndex
 from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
 from .urls import mask_url
 from .watchdog import MARGIN, Watchdog
@@ -90,6 +91,8 @@ class Run:
         timeout = config.statement_timeout
         #: Bounds every database await when a statement timeout is set (the bridge runs it).
         self.watchdog = Watchdog(timeout + MARGIN) if timeout else None
+        #: Revision files read from an index instead of imported (asyncmig.revindex).
+        self.revision_index = RevisionIndex() if config.options.get("revision_index") else None
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:

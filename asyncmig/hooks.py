@@ -6,6 +6,8 @@ This module is the only place asyncmig reaches into SQLAlchemy and Alembic:
   ``checkin`` listener on every :class:`~sqlalchemy.pool.Pool`;
 * wrappers around :meth:`EnvironmentContext.configure`,
   :meth:`EnvironmentContext.run_migrations` and :meth:`MigrationContext.autocommit_block`;
+* ``Script._from_path``, so a revision file can come from the revision index
+  (:mod:`asyncmig.revindex`) when the run has one;
 * ``asyncio.run`` bridged onto the running loop (:mod:`asyncmig.bridge`).
 
 They are installed once and are inert unless a run is active in the current
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
+from alembic.script.base import Script
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
@@ -84,6 +87,7 @@ def install() -> None:
         original_configure = EnvironmentContext.configure
         original_run = EnvironmentContext.run_migrations
         original_autocommit = MigrationContext.autocommit_block
+        original_from_path = Script._from_path
 
         def configure(self: EnvironmentContext, *args: Any, **kw: Any) -> None:
             run = _ACTIVE.get()
@@ -103,12 +107,20 @@ def install() -> None:
                 run.before_autocommit_block(self)  # before the block commits anything
             return original_autocommit(self)
 
+        def from_path(cls: type[Script], scriptdir: Any, path: Any) -> Script | None:
+            run = _ACTIVE.get()
+            index = getattr(run, "revision_index", None)
+            if index is None:
+                return original_from_path(scriptdir, path)
+            return index.script(original_from_path, scriptdir, path)  # type: ignore[no-any-return]
+
         configure.__doc__ = original_configure.__doc__
         run_migrations.__doc__ = original_run.__doc__
         autocommit_block.__doc__ = original_autocommit.__doc__
         EnvironmentContext.configure = configure  # type: ignore[method-assign]
         EnvironmentContext.run_migrations = run_migrations  # type: ignore[method-assign]
         MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
+        Script._from_path = classmethod(from_path)  # type: ignore[method-assign, assignment]
         _installed = True
 
 

@@ -88,6 +88,16 @@ def check_server_duration(seconds: float, label: str) -> float:
     return seconds
 
 
+def parse_bool(text: str, label: str) -> bool:
+    """``true``/``false`` and their usual spellings."""
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{label}: {text!r} is not true or false")
+
+
 def check_application_name(name: str, label: str) -> str:
     """PostgreSQL truncates at 63 bytes and refuses nothing; a line break would garble logs."""
     if not name or any(ch in name for ch in "\r\n\0"):
@@ -238,6 +248,19 @@ class Options(TypedDict, total=False):
             check=check_application_name,
             shown=True,
             applies_to="commands that connect, on PostgreSQL",
+        ),
+    ]
+    revision_index: Annotated[
+        bool | None,
+        Spec(
+            (),
+            "Read the revision map from an index of the versions folder instead of "
+            "importing every revision file (default true).",
+            env="ASYNCMIG_REVISION_INDEX",
+            ini="asyncmig.revision_index",
+            default=True,
+            parse=parse_bool,
+            applies_to="commands that read the revision files",
         ),
     ]
     cwd: Annotated[

@@ -118,6 +118,8 @@ def execute(
                     run.verify()
             finally:
                 run.restore_logging()
+                if run.revision_index is not None:
+                    run.revision_index.save()
 
     with _process_lock(rt), hooks.activate(run):
         try:
