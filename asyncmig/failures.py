@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from . import alembic_messages as messages
 from .dbwait import classify, first_line
 from .errors import (
     AsyncmigError,
@@ -33,13 +33,11 @@ class BrokenRevisionMap(UserWarning):
 #: Alembic's warnings about a broken revision graph, and the one line asyncmig says instead.
 _GRAPH_WARNINGS = (
     (
-        re.compile(r"^Revision (\S+) is present more than once"),
+        messages.DUPLICATE_REVISION,
         "duplicate revision id {0}: two files in the versions folder declare it",
     ),
     (
-        re.compile(
-            r"^Revision (\S+) referenced from (?:.* -> )?(\S+?)(?: \(head\))?,? .*is not present"
-        ),
+        messages.MISSING_REVISION,
         "revision {1} refers to {0} (down_revision or depends_on), which does not exist",
     ),
 )
@@ -55,7 +53,7 @@ def revision_graph_errors() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "error",
-            message=r"Revision \S+ (is present more than once|referenced from)",
+            message=messages.GRAPH_WARNINGS,
             category=UserWarning,
         )
         try:
@@ -166,10 +164,12 @@ def translate(
     if isinstance(exc, CommandError):
         message = first_line(exc)
         cause = exc.__cause__
-        if isinstance(cause, RevisionError) and str(cause).startswith("Multiple revisions start"):
+        if isinstance(cause, RevisionError) and messages.AMBIGUOUS_PREFIX.match(str(cause)):
             # Alembic replaces this precise message with "Can't locate revision ...".
             message = first_line(cause)
-        not_up_to_date = "not up to date" in message or "not on all head" in message
+        not_up_to_date = bool(
+            messages.NOT_UP_TO_DATE.search(message) or messages.NOT_AT_HEADS.search(message)
+        )
         if not_up_to_date and command in ("check", "current"):
             return PendingMigrations(message.rstrip("."))
         if not_up_to_date:
