@@ -131,17 +131,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(
-    cls=AsyncmigGroup,
-    name="asyncmig",
-    help="Run Alembic migrations through async SQLAlchemy engines.",
-    epilog=EXIT_CODES,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_APP_SETTINGS: dict[str, Any] = {
+    "cls": AsyncmigGroup,
+    "name": "asyncmig",
+    "help": "Run Alembic migrations through async SQLAlchemy engines.",
+    "epilog": EXIT_CODES,
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+    "no_args_is_help": True,
+    "add_completion": True,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**_APP_SETTINGS)
 
 
 def _global_options(ctx: typer.Context, **given: Any) -> None:
@@ -291,4 +292,40 @@ def main() -> None:
 
     atexit.register(gc.freeze)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    app(prog_name="asyncmig")
+    app_for(sys.argv[1:])(prog_name="asyncmig")
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app to run ``argv``: with only the command it names (Typer builds every command
+    it has before parsing, a tenth of a no-op run), or the whole app for help, completion,
+    an unknown command or anything unexpected."""
+    from .options import CLI_ONLY, specs
+
+    takes_value = {
+        flag
+        for spec in (*specs().values(), *CLI_ONLY.values())
+        if spec.cli != "bool"
+        for flag in spec.flags
+    }
+    words = iter(argv)
+    for word in words:
+        if word in takes_value:
+            next(words, None)
+        elif word.startswith("-"):
+            if "=" not in word and word not in _BOOL_GLOBALS:
+                return app  # --help, --version, completion, or a mistake: the whole app
+        else:
+            commands = [info for info in app.registered_commands if info.name == word]
+            groups = [info for info in app.registered_groups if info.name == word]
+            if len(commands) + len(groups) != 1:
+                return app
+            lean = typer.Typer(**_APP_SETTINGS)
+            lean.registered_callback = app.registered_callback
+            lean.registered_commands = commands
+            lean.registered_groups = groups
+            return lean
+    return app
+
+
+#: Global flags that take no value and let the command run (help and version do not).
+_BOOL_GLOBALS = frozenset({"-q", "--quiet", "--traceback", "--raiseerr"})

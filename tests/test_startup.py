@@ -182,3 +182,16 @@ def test_sqlite_upgrade_connects_once_with_lock_and_progress(
     assert "Applying 2/2" in result.output
     assert len(connects) == 1
     assert sorted(loads) == ["0001aa_create_t0001.py", "0002aa_create_t0002.py", "env.py"]
+
+
+def test_the_app_for_a_command_holds_that_command_only() -> None:
+    """Typer builds every command it has before parsing: a run builds the one it runs."""
+    from asyncmig.cli import app, app_for
+
+    lean = app_for(["-q", "--url", "sqlite://", "-x", "a=b", "upgrade", "head"])
+    assert [info.name for info in lean.registered_commands] == ["upgrade"]
+    assert app_for(["-c", "x.ini", "ensure_version", "--sql"]).registered_commands[0].name == (
+        "ensure_version"
+    )
+    for argv in (["--help"], ["--version"], [], ["nosuch"], ["--bogus", "current"]):
+        assert app_for(argv) is app, argv
