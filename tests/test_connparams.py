@@ -27,13 +27,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from asyncmig._connparams_mysql import ASYNCMY_ARGS, ASYNCMY_CHARSETS
-from asyncmig._connparams_pg import _ASYNCPG_OWN, LIBPQ_KEYWORDS
 from asyncmig.connparams import (
     describe_connect_params,
     do_connect_listener,
     translate_connect_params,
 )
+from asyncmig.connparams_mysql import ASYNCMY_ARGS, ASYNCMY_CHARSETS
+from asyncmig.connparams_pg import ASYNCPG_OWN, LIBPQ_KEYWORDS
 from asyncmig.dbwait import classify, connect_with_retry
 from asyncmig.errors import ConfigError, DatabaseUnreachable
 
@@ -104,7 +104,7 @@ def test_asyncpg_and_asyncmy_arguments_are_their_signatures() -> None:
     import asyncmy
     import asyncpg
 
-    assert set(inspect.signature(asyncpg.connect).parameters) == _ASYNCPG_OWN
+    assert set(inspect.signature(asyncpg.connect).parameters) == ASYNCPG_OWN
     asyncmy_args = set(inspect.signature(asyncmy.connect).parameters)
     assert asyncmy_args == ASYNCMY_ARGS - {"async_creator_fn"}
 
