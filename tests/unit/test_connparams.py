@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MARIADB_HOST, PG_HOST, _server_missing
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from support.databases import MARIADB_HOST, PG_HOST, server_missing
 
 from asyncmig.connparams import (
     describe_connect_params,
@@ -76,7 +76,7 @@ def pg() -> str:
     try:
         asyncio.run(_query(f"postgresql+asyncpg://{PG}/postgres", "SELECT 1"))
     except OSError as exc:
-        _server_missing("PostgreSQL", exc)
+        server_missing("PostgreSQL", exc)
     return PG
 
 
@@ -85,7 +85,7 @@ def mariadb() -> str:
     try:
         asyncio.run(_query(f"mysql+asyncmy://{MY}/", "SELECT 1"))
     except Exception as exc:
-        _server_missing("MariaDB", exc)
+        server_missing("MariaDB", exc)
     return MY
 
 

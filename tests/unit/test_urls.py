@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PG_HOST, Project, _mariadb_admin
 from sqlalchemy.engine import make_url
+from support.databases import PG_HOST, mariadb_admin
+from support.projects import Project
 from typer.testing import Result
 
 from asyncmig.errors import ConfigError
@@ -477,10 +478,10 @@ def mariadb_user(mariadb_url: str) -> Iterator[tuple[str, str, str]]:
     name = f"asyncmig_{uuid.uuid4().hex[:8]}"
     password = "Pw@Se:cr/e?t# x+y"
     database = mariadb_url.rsplit("/", 1)[1]
-    _mariadb_admin(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
-    _mariadb_admin(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'")
+    mariadb_admin(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
+    mariadb_admin(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'")
     yield name, password, database
-    _mariadb_admin(f"DROP USER IF EXISTS '{name}'@'%'")
+    mariadb_admin(f"DROP USER IF EXISTS '{name}'@'%'")
 
 
 @pytest.mark.mariadb

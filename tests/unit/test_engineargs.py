@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project
 from sqlalchemy.engine import URL, make_url
+from support.projects import Project, make_project
 from typer.testing import Result
 
 from asyncmig import engine_values, engineargs

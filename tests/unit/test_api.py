@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from alembic.config import Config
-from conftest import Project, make_project
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.projects import Project, make_project
 
 import asyncmig
 from asyncmig import process_lock
