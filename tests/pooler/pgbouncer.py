@@ -2,7 +2,7 @@
 
 One pair of PgBouncer processes per test session (per xdist worker): each gets a config
 written here, listens on a free 127.0.0.1 port and forwards every database name
-(``* = host=127.0.0.1 port=5432``, the server of tests/conftest.py's ``PG_HOST``) with
+(``* = host=127.0.0.1 port=5432``, the server of tests/support/databases.py's ``PG_HOST``) with
 trust authentication towards the client. Databases are created and dropped on the direct
 port (tests/conftest.py's ``pg_database``).
 

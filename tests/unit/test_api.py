@@ -1,6 +1,6 @@
 """The async API inside a running event loop: options, connections, errors, the process lock.
 
-Driver coverage lives in test_drivers.py; here SQLite is used wherever the backend
+Driver coverage lives in tests/e2e/test_drivers.py; here SQLite is used wherever the backend
 does not matter, PostgreSQL where transactional DDL does.
 """
 
