@@ -1,7 +1,7 @@
 """Alembic's wording that asyncmig reacts to, in one table.
 
 Alembic reports some conditions only in prose (a warning, a ``CommandError``'s
-text). Each pattern here is matched against that prose; tests/test_alembic_messages.py
+text). Each pattern here is matched against that prose; tests/unit/test_alembic_messages.py
 makes Alembic produce every one of them, so a release that rewords one fails
 there instead of silently changing what asyncmig does.
 """

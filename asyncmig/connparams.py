@@ -7,8 +7,8 @@ argument. Users paste libpq URLs (``?sslmode=require``) and MySQL-client ones
 means what its author's tool means by it, and refuses (:class:`ConfigError`)
 those the driver cannot honour, before any connection is tried.
 
-The drivers' halves live in :mod:`asyncmig._connparams_pg` and
-:mod:`asyncmig._connparams_mysql`. Nothing here imports a DB driver:
+The drivers' halves live in :mod:`asyncmig.connparams_pg` and
+:mod:`asyncmig.connparams_mysql`. Nothing here imports a DB driver:
 ``show-config`` uses the same code.
 """
 
@@ -177,12 +177,12 @@ def _plan(dialect_name: str, driver: str, cparams: Mapping[str, Any]) -> dict[st
             raise ConfigError(f"URL parameter '{key}' is given more than once: keep one")
     driver = "psycopg" if driver == "psycopg_async" else driver
     if dialect_name == "postgresql" and driver in ("asyncpg", "psycopg"):
-        from . import _connparams_pg as pg
+        from . import connparams_pg as pg
 
         pg.check_values(params)
         return pg.plan_asyncpg(params) if driver == "asyncpg" else pg.plan_psycopg(params)
     if dialect_name in ("mysql", "mariadb") and driver == "asyncmy":
-        from ._connparams_mysql import plan_asyncmy
+        from .connparams_mysql import plan_asyncmy
 
         return plan_asyncmy(params)
     if dialect_name == "sqlite" and driver == "aiosqlite":

@@ -9,22 +9,26 @@ sets from the classes alone, so a typo is caught before anything connects and
 without importing the driver (``_get_entrypoint()`` loads the dialect class;
 the DBAPI is imported only when a dialect is instantiated).
 
-Values are coerced as the engine must receive them: the dialect's
-``engine_config_types`` (what ``engine_from_config`` applies itself), then the
-booleans, integers and dicts it leaves as strings, which are wrong as strings
+Values are coerced as the engine must receive them (:mod:`asyncmig.engine_values`):
+the dialect's ``engine_config_types`` (what ``engine_from_config`` applies itself), then
+the booleans, integers and dicts it leaves as strings, which are wrong as strings
 (``"false"`` is truthy; a ``connect_args`` string fails).
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .engine_values import (
+    CREATE_ENGINE_OWN,
+    INTERNAL,
+    UnusableValue,
+    coerce_value,
+)
 from .errors import ConfigError
 from .settings import PREFIX, URL_KEY, Setting, Settings
 from .urls import MASK, mask_text, mask_url, render_url
@@ -38,65 +42,6 @@ Status = Literal["used", "overridden", "dropped", "unusable"]
 POOLCLASS = "NullPool"
 
 
-def _names(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-#: Arguments ``create_engine`` / ``create_async_engine`` pop by name before the class stages.
-_CREATE_ENGINE_OWN = _names(
-    "connect_args creator async_creator enable_from_linting future module plugins pool "
-    "poolclass strategy empty_in_strategy"
-)
-
-#: ``create_engine`` computes these itself; a value from a config can only break it.
-_INTERNAL = frozenset({"cls", "compiler_linting", "dbapi", "dialect", "url"})
-
-#: Arguments that need a Python object, which a config value (text) cannot be.
-_OBJECTS = {
-    "creator": "a Python callable",
-    "async_creator": "an async Python callable",
-    "module": "a DBAPI module",
-    "pool": "a Pool instance",
-    "pool_events": "a list of (listener, event name) pairs",
-    "json_serializer": "a Python callable",
-    "json_deserializer": "a Python callable",
-    "plugins": "a list of plugin names (or name them in the URL: ?plugin=NAME)",
-}
-
-#: The kinds of the arguments SQLAlchemy does not coerce itself, for create_engine, the
-#: pools, Engine, DefaultDialect and the async dialects SQLAlchemy ships (a test checks
-#: that every argument they accept has one).
-_BOOLS = _names(
-    "enable_from_linting hide_parameters pool_pre_ping pool_use_lifo implicit_returning "
-    "server_side_cursors skip_autocommit_rollback supports_native_boolean use_insertmanyvalues "
-    "native_inet_types use_native_hstore native_datetime is_mariadb auto_convert_lobs "
-    "coerce_to_decimal enable_offset_fetch optimize_limits use_ansi use_binds_for_limits "
-    "use_nchar_for_unicode deprecate_large_types fast_executemany "
-    "ignore_no_transaction_on_rollback supports_comments use_scope_identity "
-    "use_setinputsizes"
-)
-_INTS = _names(
-    "query_cache_size label_length max_identifier_length insertmanyvalues_page_size "
-    "pool_recycle pool_size max_overflow pool_timeout arraysize query_timeout"
-)
-_DICTS = frozenset({"connect_args", "execution_options"})
-#: Text the engine takes as it is (SQLAlchemy or the driver checks it on connect).
-_TEXTS = _names(
-    "isolation_level logging_name pool_logging_name client_encoding encoding_errors schema_name"
-)
-_CHOICES = {
-    "pool_reset_on_return": ("rollback", "commit", "none"),
-    "paramstyle": ("qmark", "numeric", "numeric_dollar", "named", "format", "pyformat"),
-}
-#: Values SQLAlchemy refuses for an async engine on NullPool, with why.
-_REFUSED_VALUES: dict[str, tuple[Any, str]] = {
-    "future": (False, "not valid: create_engine accepts only future=true"),
-    "server_side_cursors": (
-        True,
-        "not valid for an async engine: SQLAlchemy refuses server_side_cursors=true "
-        "(use connection.stream())",
-    ),
-}
 # Until SQLAlchemy 2.0.10 this mapping lived inside create_engine.
 _POOL_TRANSLATE_FALLBACK = {
     "logging_name": "pool_logging_name",
@@ -179,7 +124,7 @@ def engine_arguments(url: URL) -> EngineArguments:
         return {translate.get(k, k) for k in util.get_cls_kwargs(pool_cls)}
 
     common = (
-        set(_CREATE_ENGINE_OWN)
+        set(CREATE_ENGINE_OWN)
         | util.get_cls_kwargs(dialect_cls)
         | set(util.get_func_kwargs(dialect_cls.import_dbapi))
         | util.get_cls_kwargs(base.Engine)
@@ -202,84 +147,6 @@ def engine_arguments(url: URL) -> EngineArguments:
     )
 
 
-class _Unusable(ValueError):
-    """A value the engine cannot take; the message is the verdict's reason."""
-
-
-def _as_bool(text: str) -> bool:
-    from sqlalchemy.util import asbool
-
-    try:
-        return asbool(text)
-    except ValueError:
-        raise _Unusable(f"not a valid boolean: {text!r} (use true or false)") from None
-
-
-def _as_int(text: str) -> int:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise _Unusable(f"not a valid integer: {text!r}") from None
-
-
-def _as_dict(text: str) -> dict[str, Any]:
-    """JSON, else a Python literal; never quotes the text (it may hold a password)."""
-    example = 'use JSON or a Python dict literal, e.g. {"timeout": 3}'
-    try:
-        value = json.loads(text)
-    except ValueError:
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            raise _Unusable(f"not a valid dict: {example}") from None
-    if not isinstance(value, dict):
-        raise _Unusable(f"not a valid dict: the value is a {type(value).__name__}; {example}")
-    if not all(isinstance(k, str) for k in value):
-        raise _Unusable(f"not a valid dict: its keys must be strings; {example}")
-    return value
-
-
-def _coerce(arg: str, text: str, args: EngineArguments) -> tuple[Any, bool]:
-    """The value the engine gets for ``arg``, and whether env.py must be handed it coerced
-    (``engine_from_config`` would pass it on as a string); :class:`_Unusable` says why none."""
-    from sqlalchemy import util
-
-    coerced = True
-    if arg in _OBJECTS:
-        raise _Unusable(
-            f"not settable from a config: {arg} needs {_OBJECTS[arg]}; pass it in env.py"
-        )
-    if arg in args.config_types:
-        convert = args.config_types[arg]
-        try:
-            value = convert(text)
-        except ValueError:
-            if convert is util.asint:
-                raise _Unusable(f"not a valid integer: {text!r}") from None
-            if convert is util.asbool:
-                raise _Unusable(f"not a valid boolean: {text!r} (use true or false)") from None
-            if arg in ("echo", "echo_pool"):
-                raise _Unusable(f"not a valid value: {text!r} (use true, false or debug)") from None
-            raise _Unusable(f"not a valid value: {text!r}") from None
-        coerced = False  # engine_from_config applies the same conversion
-    elif arg in _BOOLS:
-        value = _as_bool(text)
-    elif arg in _INTS:
-        value = _as_int(text)
-    elif arg in _DICTS:
-        value = _as_dict(text)
-    elif arg in _CHOICES:
-        if text not in _CHOICES[arg]:
-            raise _Unusable(f"not a valid value: {text!r} (use {', '.join(_CHOICES[arg])})")
-        value, coerced = text, False
-    else:
-        value, coerced = text, False
-    refused = _REFUSED_VALUES.get(arg)
-    if refused is not None and value == refused[0]:
-        raise _Unusable(refused[1])
-    return value, coerced
-
-
 def _mask(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` for display: URL passwords, known secrets and password-like dict entries."""
     if isinstance(value, str):
@@ -295,7 +162,7 @@ def _mask(value: Any, secrets: Iterable[str]) -> Any:
 
 
 def _suggest(arg: str, args: EngineArguments) -> str | None:
-    names = sorted((args.accepted | args.pool_only) - _INTERNAL)
+    names = sorted((args.accepted | args.pool_only) - INTERNAL)
     close = difflib.get_close_matches(arg, names, n=1, cutoff=0.75)
     return PREFIX + close[0] if close else None
 
@@ -323,8 +190,8 @@ def _verdict(setting: Setting, args: EngineArguments, secrets: Sequence[str]) ->
 
     def best_effort(text: str) -> Any:
         try:
-            return _coerce(arg, text, args)[0]
-        except _Unusable:
+            return coerce_value(arg, text, args)[0]
+        except UnusableValue:
             return text
 
     text = setting.value
@@ -337,7 +204,7 @@ def _verdict(setting: Setting, args: EngineArguments, secrets: Sequence[str]) ->
     if arg == "strategy":
         reason = "not usable: create_engine takes only strategy=mock, which builds no real engine"
         return make("unusable", text, reason)
-    if arg in _INTERNAL or arg.startswith("_") or not arg:
+    if arg in INTERNAL or arg.startswith("_") or not arg:
         return make("unusable", text, f"not settable: create_engine sets {arg or '(empty)'} itself")
     if arg not in args.accepted:
         if args.plugins:
@@ -351,8 +218,8 @@ def _verdict(setting: Setting, args: EngineArguments, secrets: Sequence[str]) ->
             reason += " (arguments of the driver's connect() go in sqlalchemy.connect_args)"
         return make("unusable", text, reason, suggestion=suggestion)
     try:
-        value, coerced = _coerce(arg, text, args)
-    except _Unusable as exc:
+        value, coerced = coerce_value(arg, text, args)
+    except UnusableValue as exc:
         return make("unusable", text, str(exc))
     return make("used", value, section_value=value if coerced else text)
 

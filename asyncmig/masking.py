@@ -79,7 +79,7 @@ _URL_PASSWORD = re.compile(
     r"(?P<at>@)(?![^\s/?@]*@)"
 )
 
-# Every key in SECRET_KEYS holds one of these (tests/test_urls.py checks each key).
+# Every key in SECRET_KEYS holds one of these (tests/unit/test_masking.py checks each key).
 _KEY_HINT = re.compile("pass|pwd|secret|scram", re.IGNORECASE)
 
 # key=value (URL query, conninfo, keyword arguments): quoted, ODBC-braced or bare.

@@ -1,35 +1,44 @@
-"""Shared fixtures: isolated projects in tmp_path, throwaway PostgreSQL and MariaDB databases.
+"""The one conftest: the fixtures every suite shares.
 
-With ``CI`` set, a missing database server fails the tests instead of skipping them.
+Isolated projects in tmp_path, the in-process CLI, the installed script in the background,
+throwaway PostgreSQL and MariaDB databases. Helpers that are not fixtures live in
+tests/support (import them from there: ``from support.projects import Project``); with
+``CI`` set, a missing database server fails the tests instead of skipping them.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import textwrap
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.databases import (
+    MARIADB_HOST,
+    PG_HOST,
+    mariadb_admin,
+    pg_admin,
+    server_missing,
+)
+from support.projects import Project, make_project, write_revisions
+from support.scripts import ENV_PREFIXES, SCRIPT, clean_environ, run_script
+from support.tcpproxy import Mode, TcpProxy
 from typer.testing import CliRunner, Result
 
 from asyncmig.cli import app
 
-PG_HOST = os.environ.get("ASYNCMIG_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-MARIADB_HOST = os.environ.get("ASYNCMIG_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
-
-_ENV_PREFIXES = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS", "NO_COLOR")
+# Test files written before tests/support import these from here; new ones import them
+# from support.* (the layout test forbids only private names).
+__all__ = ["MARIADB_HOST", "PG_HOST", "Project", "make_project", "run_script", "write_revisions"]
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every test starts in its own directory with no asyncmig variables set."""
     for name in list(os.environ):
-        if name.startswith(_ENV_PREFIXES):
+        if name.startswith(ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -47,103 +56,51 @@ def cli() -> Callable[..., Result]:
     return invoke
 
 
-def run_script(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``asyncmig`` console script (the one beside this Python)."""
-    exe = Path(sys.executable).with_name("asyncmig")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
-    full_env.update(env or {})
-    return subprocess.run(
-        [str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start the installed script in the background (killed at teardown if still running)."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [SCRIPT, *args],
+            cwd=cwd or tmp_path,
+            env=clean_environ(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture
+def tcp_proxy() -> Iterator[Callable[..., TcpProxy]]:
+    """A factory: ``tcp_proxy(("127.0.0.1", 5432), mode="forward")`` -> a started TcpProxy.
+
+    Every proxy made is stopped at teardown, whatever the test did.
+    """
+    made: list[TcpProxy] = []
+
+    def make(target: tuple[str, int], mode: Mode | str = Mode.FORWARD) -> TcpProxy:
+        proxy = TcpProxy(target, mode).start()
+        made.append(proxy)
+        return proxy
+
+    try:
+        yield make
+    finally:
+        for proxy in made:
+            proxy.stop()
 
 
 # -- projects -------------------------------------------------------------------------------
-def write_revisions(
-    versions: Path,
-    count: int,
-    *,
-    start: int = 0,
-    fail_at: int | None = None,
-    body: Callable[[int], str] | None = None,
-) -> list[str]:
-    """Write a linear chain of ``count`` revisions creating tables t0001...; return their ids."""
-    versions.mkdir(parents=True, exist_ok=True)
-    ids = []
-    for i in range(start + 1, start + count + 1):
-        rev = f"{i:04d}aa"
-        down = f"'{i - 1:04d}aa'" if i > 1 else "None"
-        upgrade = (
-            body(i)
-            if body
-            else (
-                f"op.create_table('t{i:04d}', sa.Column('id', sa.Integer, primary_key=True), "
-                f"sa.Column('name', sa.String(50)))"
-            )
-        )
-        if fail_at == i:
-            upgrade = "op.execute('SELECT * FROM no_such_table_anywhere')"
-        (versions / f"{rev}_create_t{i:04d}.py").write_text(
-            textwrap.dedent(f'''\
-            """create table t{i:04d}
-
-            Revision ID: {rev}
-            """
-            import sqlalchemy as sa
-            from alembic import op
-
-            revision = "{rev}"
-            down_revision = {down}
-            branch_labels = None
-            depends_on = None
-
-
-            def upgrade():
-                {upgrade}
-
-
-            def downgrade():
-                op.drop_table('t{i:04d}')
-            ''')
-        )
-        ids.append(rev)
-    return ids
-
-
-@dataclass
-class Project:
-    """A migration project made by ``asyncmig init`` in its own directory."""
-
-    path: Path
-
-    @property
-    def versions(self) -> Path:
-        return self.path / "migrations" / "versions"
-
-    @property
-    def ini(self) -> Path:
-        return self.path / "alembic.ini"
-
-    def revisions(self, count: int, **kwargs: object) -> list[str]:
-        return write_revisions(self.versions, count, **kwargs)  # type: ignore[arg-type]
-
-
-def make_project(path: Path, template: str = "asyncmig") -> Project:
-    from asyncmig.scaffold import init
-
-    path.mkdir(parents=True, exist_ok=True)
-    cwd = os.getcwd()
-    os.chdir(path)
-    try:
-        import io
-
-        init("migrations", template=template, stdout=io.StringIO(), quiet=True)
-    finally:
-        os.chdir(cwd)
-    return Project(path)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An asyncmig project in tmp_path (the working directory) on its default SQLite file."""
@@ -151,40 +108,16 @@ def project(tmp_path: Path) -> Project:
 
 
 # -- databases ------------------------------------------------------------------------------
-def _server_missing(name: str, exc: BaseException) -> None:
-    message = f"{name} is not reachable: {exc}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _pg_admin(sql: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    async def go() -> None:
-        conn = await asyncpg.connect(
-            PG_HOST.replace("postgresql://", "postgresql://", 1) + "/postgres"
-        )
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database name; dropped afterwards."""
     name = f"asyncmig_{uuid.uuid4().hex[:12]}"
     try:
-        _pg_admin(f'CREATE DATABASE "{name}"')
+        pg_admin(f'CREATE DATABASE "{name}"')
     except OSError as exc:
-        _server_missing("PostgreSQL", exc)
+        server_missing("PostgreSQL", exc)
     yield name
-    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -193,29 +126,13 @@ def pg_url(pg_database: str) -> str:
     return f"{PG_HOST.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{pg_database}"
 
 
-def _mariadb_admin(sql: str) -> None:
-    import asyncio
-
-    import asyncmy
-
-    async def go() -> None:
-        conn = await asyncmy.connect(host="127.0.0.1", port=3306, user="root", password="")
-        try:
-            async with conn.cursor() as cur:
-                await cur.execute(sql)
-        finally:
-            conn.close()
-
-    asyncio.run(go())
-
-
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     """An asyncmy URL to a fresh MariaDB database; dropped afterwards."""
     name = f"asyncmig_{uuid.uuid4().hex[:12]}"
     try:
-        _mariadb_admin(f"CREATE DATABASE `{name}`")
+        mariadb_admin(f"CREATE DATABASE `{name}`")
     except Exception as exc:
-        _server_missing("MariaDB", exc)
+        server_missing("MariaDB", exc)
     yield f"{MARIADB_HOST.replace('mysql://', 'mysql+asyncmy://', 1)}/{name}"
-    _mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`")
+    mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`")

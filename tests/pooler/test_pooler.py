@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from conftest import Project, make_project, run_script
+from support.projects import Project, make_project
+from support.scripts import run_script
 
-from .conftest import PooledDatabase, advisory_locks, fetch, tables, versions
+from .pgbouncer import PooledDatabase, advisory_locks, fetch, tables, versions
 
 REVISIONS = 5
 HEAD = f"{REVISIONS:04d}aa"

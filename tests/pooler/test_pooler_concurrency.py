@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Project, make_project
+from support.projects import Project, make_project
 
-from .conftest import PooledDatabase, advisory_locks, tables, versions
+from .pgbouncer import PooledDatabase, advisory_locks, tables, versions
 
 SCRIPT = str(Path(sys.executable).with_name("asyncmig"))
 RUNS = 8

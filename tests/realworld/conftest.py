@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import MARIADB_HOST, PG_HOST, _mariadb_admin, _pg_admin, _server_missing
+from support.databases import MARIADB_HOST, PG_HOST, mariadb_admin, pg_admin, server_missing
 
 from .builders import alembic_init
 from .harness import ALEMBIC, CLI, Comparison, Configure, Database, Side
@@ -42,15 +42,15 @@ def new_database(tmp_path: Path) -> Iterator[NewDatabase]:
         name = f"asyncmig_rw_{uuid.uuid4().hex[:12]}"
         if dialect == "postgresql":
             try:
-                _pg_admin(f'CREATE DATABASE "{name}"')
+                pg_admin(f'CREATE DATABASE "{name}"')
             except OSError as exc:
-                _server_missing("PostgreSQL", exc)
+                server_missing("PostgreSQL", exc)
             db = Database("postgresql", PG_HOST.split("://", 1)[1], name)
         elif dialect == "mysql":
             try:
-                _mariadb_admin(f"CREATE DATABASE `{name}`")
+                mariadb_admin(f"CREATE DATABASE `{name}`")
             except Exception as exc:
-                _server_missing("MariaDB", exc)
+                server_missing("MariaDB", exc)
             db = Database("mysql", MARIADB_HOST.split("://", 1)[1], name)
         else:
             folder = tmp_path / "sqlite"
@@ -62,9 +62,9 @@ def new_database(tmp_path: Path) -> Iterator[NewDatabase]:
     yield make
     for db in made:
         if db.dialect == "postgresql":
-            _pg_admin(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+            pg_admin(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
         elif db.dialect == "mysql":
-            _mariadb_admin(f"DROP DATABASE IF EXISTS `{db.name}`")
+            mariadb_admin(f"DROP DATABASE IF EXISTS `{db.name}`")
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-
-from .conftest import SECRET, assert_one_error
+from support.checks import SECRET, assert_one_error
 
 PG = f"postgresql+asyncpg://postgres:{SECRET}@127.0.0.1:5432"
 MARIADB = f"mysql+asyncmy://root:{SECRET}@127.0.0.1:3306"

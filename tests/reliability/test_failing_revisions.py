@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from .conftest import (
-    assert_one_error,
+from support.checks import assert_one_error
+from support.databases import (
     mariadb_versions,
     pg_tables,
     pg_versions,

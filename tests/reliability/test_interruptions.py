@@ -13,9 +13,8 @@ import signal
 from pathlib import Path
 
 import pytest
-
-from .conftest import (
-    assert_one_error,
+from support.checks import assert_one_error, wait_for
+from support.databases import (
     pg_advisory_locks,
     pg_fetch,
     pg_others,
@@ -23,8 +22,8 @@ from .conftest import (
     pg_versions,
     sqlite_tables,
     sqlite_versions,
-    wait_for,
 )
+
 from .test_failing_revisions import per_migration
 
 
@@ -151,9 +150,9 @@ def test_pg_connection_lost_during_revision(cli, project, pg_url, spawn):
 
 def test_mariadb_signal_during_revision_says_what_was_kept(cli, project, mariadb_url, spawn):
     """MariaDB commits DDL at once: the line says so, the lock is free when the run ends."""
-    from asyncmig import locks
+    from support.databases import mariadb_fetch, mariadb_versions
 
-    from .conftest import mariadb_fetch, mariadb_versions
+    from asyncmig import locks
 
     project.revisions(3, body=slow_second("SELECT SLEEP(30)"))
     proc = spawn("--url", mariadb_url, "upgrade", "head")

@@ -11,8 +11,8 @@ import subprocess
 from urllib.parse import quote
 
 import pytest
-
-from .conftest import SCRIPT, SECRET
+from support.checks import SECRET
+from support.scripts import SCRIPT
 
 LEAKY = "__import__('alembic').context.config.get_main_option('sqlalchemy.url')"
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from support.databases import mariadb_fetch, pg_fetch
 from typer.testing import Result
-
-from .conftest import mariadb_fetch, pg_fetch
 
 PG_NAMES = (
     "statement_timeout",

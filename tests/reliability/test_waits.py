@@ -28,19 +28,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.tcpproxy import Mode, TcpProxy
-from support.tcpproxy import tcp_proxy as tcp_proxy  # the fixture
-
-from .conftest import (
-    SCRIPT,
-    assert_one_error,
+from support.checks import assert_one_error, wait_for
+from support.databases import (
     mariadb_fetch,
     mariadb_versions,
     pg_advisory_locks,
     pg_others,
     pg_versions,
-    wait_for,
 )
+from support.scripts import SCRIPT
+from support.tcpproxy import Mode, TcpProxy
+
 from .test_failing_revisions import per_migration
 
 PG = ("127.0.0.1", 5432)

@@ -33,12 +33,10 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
-
-import pytest
 
 T = TypeVar("T")
 
@@ -322,23 +320,3 @@ def running_proxy(target: tuple[str, int], mode: Mode | str = Mode.FORWARD) -> I
         yield proxy
     finally:
         proxy.stop()
-
-
-@pytest.fixture
-def tcp_proxy() -> Iterator[Callable[..., TcpProxy]]:
-    """A factory: ``tcp_proxy(("127.0.0.1", 5432), mode="forward")`` -> a started TcpProxy.
-
-    Every proxy made is stopped at teardown, whatever the test did.
-    """
-    made: list[TcpProxy] = []
-
-    def make(target: tuple[str, int], mode: Mode | str = Mode.FORWARD) -> TcpProxy:
-        proxy = TcpProxy(target, mode).start()
-        made.append(proxy)
-        return proxy
-
-    try:
-        yield make
-    finally:
-        for proxy in made:
-            proxy.stop()

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 
 from .tcpproxy import Mode, TcpProxy, running_proxy
-from .tcpproxy import tcp_proxy as tcp_proxy  # the fixture
 
 SHORT = 0.3  # how long "nothing arrives" is watched
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Project, make_project, write_revisions
+from support.projects import Project, make_project, write_revisions
 from typer.testing import Result
 
 from asyncmig import __version__
@@ -468,7 +468,7 @@ def test_pyproject_only_with_url_flag(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "migrations" / "env.py").write_text(RECORDING_ENV)
     (tmp_path / "migrations" / "script.py.mako").write_text(
         (
-            Path(__file__).parents[1] / "asyncmig" / "templates" / "asyncmig" / "script.py.mako"
+            Path(__file__).parents[2] / "asyncmig" / "templates" / "asyncmig" / "script.py.mako"
         ).read_text()
     )
     write_revisions(tmp_path / "migrations" / "versions", 2)

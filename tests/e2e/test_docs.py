@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import typer.main
-from conftest import make_project, run_script
+from support.projects import make_project
+from support.scripts import run_script
 from typer.testing import Result
 
 from asyncmig.cli import EXIT_CODES, app
@@ -25,7 +26,7 @@ from asyncmig.errors import ExitCode
 from asyncmig.options import specs
 from asyncmig.settings import ALEMBIC_KEYS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 QUICKSTART = ROOT / "examples" / "quickstart"

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project
+from support.projects import Project
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "ci.md"
 STEP_KEYS = {"revision", "from_revisions", "to_revisions", "message", "direction", "duration"}
 SCRIPT_KEYS = {
     "revision",

@@ -10,7 +10,7 @@ import os
 import textwrap
 
 import pytest
-from conftest import make_project, write_revisions
+from support.projects import make_project, write_revisions
 
 pytest_plugins = ["pytester"]
 

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import PG_HOST, Project, _pg_admin, make_project
 from sqlalchemy.engine import make_url
+from support.databases import PG_HOST, pg_admin
+from support.projects import Project, make_project
 from typer.testing import Result
 
 from asyncmig.alembic_config import build_config
@@ -501,13 +502,13 @@ def pg_role_database() -> Iterator[tuple[str, str]]:
     suffix = uuid.uuid4().hex[:10]
     role, database = f"asyncmig_pct_{suffix}", f"asyncmig_pct_{suffix}"
     try:
-        _pg_admin(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
+        pg_admin(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
     except OSError as exc:  # pragma: no cover - server missing
         pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    _pg_admin(f'CREATE DATABASE "{database}" OWNER {role}')
+    pg_admin(f'CREATE DATABASE "{database}" OWNER {role}')
     yield role, database
-    _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    _pg_admin(f"DROP ROLE IF EXISTS {role}")
+    pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    pg_admin(f"DROP ROLE IF EXISTS {role}")
 
 
 @pytest.mark.postgres

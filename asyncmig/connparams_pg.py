@@ -60,7 +60,7 @@ PG_VALUES: dict[str, tuple[str, ...]] = {
 _PSYCOPG_OWN = frozenset(
     {"conninfo", "autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory"}
 )
-_ASYNCPG_OWN = frozenset(
+ASYNCPG_OWN = frozenset(
     "dsn host port user password passfile service servicefile database loop timeout "  # noqa: SIM905
     "statement_cache_size max_cached_statement_lifetime max_cacheable_statement_size "
     "command_timeout ssl direct_tls connection_class record_class server_settings "
@@ -152,12 +152,12 @@ def plan_asyncpg(params: dict[str, Any]) -> dict[str, Any]:
             allowed, why = _ASYNCPG_DEFAULT_ONLY[key]
             if str(value).lower() not in allowed:
                 raise unsupported(key, driver, str(value), why)
-        elif key in _ASYNCPG_OWN or key in _SQLALCHEMY_ASYNCPG:
+        elif key in ASYNCPG_OWN or key in _SQLALCHEMY_ASYNCPG:
             out[key] = value
         elif key in LIBPQ_KEYWORDS and key not in ("fallback_application_name", "connect_timeout"):
             raise unsupported(key, driver)
         elif key not in ("fallback_application_name", "connect_timeout"):
-            raise unknown(key, driver, LIBPQ_KEYWORDS | _ASYNCPG_OWN | _SQLALCHEMY_ASYNCPG)
+            raise unknown(key, driver, LIBPQ_KEYWORDS | ASYNCPG_OWN | _SQLALCHEMY_ASYNCPG)
     if "fallback_application_name" in params:
         settings.setdefault("application_name", params["fallback_application_name"])
     if "connect_timeout" in params:

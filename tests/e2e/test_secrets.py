@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PG_HOST, Project, run_script
+from support.databases import PG_HOST
+from support.projects import Project
+from support.scripts import run_script
 from typer.testing import Result
 
 Cli = Callable[..., Result]

@@ -21,19 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MARIADB_HOST, PG_HOST, _server_missing
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from support.databases import MARIADB_HOST, PG_HOST, server_missing
 
-from asyncmig._connparams_mysql import ASYNCMY_ARGS, ASYNCMY_CHARSETS
-from asyncmig._connparams_pg import _ASYNCPG_OWN, LIBPQ_KEYWORDS
 from asyncmig.connparams import (
     describe_connect_params,
     do_connect_listener,
     translate_connect_params,
 )
+from asyncmig.connparams_mysql import ASYNCMY_ARGS, ASYNCMY_CHARSETS
+from asyncmig.connparams_pg import ASYNCPG_OWN, LIBPQ_KEYWORDS
 from asyncmig.dbwait import classify, connect_with_retry
 from asyncmig.errors import ConfigError, DatabaseUnreachable
 
@@ -76,7 +76,7 @@ def pg() -> str:
     try:
         asyncio.run(_query(f"postgresql+asyncpg://{PG}/postgres", "SELECT 1"))
     except OSError as exc:
-        _server_missing("PostgreSQL", exc)
+        server_missing("PostgreSQL", exc)
     return PG
 
 
@@ -85,7 +85,7 @@ def mariadb() -> str:
     try:
         asyncio.run(_query(f"mysql+asyncmy://{MY}/", "SELECT 1"))
     except Exception as exc:
-        _server_missing("MariaDB", exc)
+        server_missing("MariaDB", exc)
     return MY
 
 
@@ -104,7 +104,7 @@ def test_asyncpg_and_asyncmy_arguments_are_their_signatures() -> None:
     import asyncmy
     import asyncpg
 
-    assert set(inspect.signature(asyncpg.connect).parameters) == _ASYNCPG_OWN
+    assert set(inspect.signature(asyncpg.connect).parameters) == ASYNCPG_OWN
     asyncmy_args = set(inspect.signature(asyncmy.connect).parameters)
     assert asyncmy_args == ASYNCMY_ARGS - {"async_creator_fn"}
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from support.lint_revisions import UPGRADE_LINE, write
+from support.projects import Project
 from typer.testing import Result
-
-from .revisions import UPGRADE_LINE, write
 
 #: The first line of a body written by :func:`write`.
 FIRST = UPGRADE_LINE + 1

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import make_project, write_revisions
+from support.projects import make_project, write_revisions
 from typer.testing import Result
 
 Cli = Callable[..., Result]

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project
 from sqlalchemy.engine import URL, make_url
+from support.projects import Project, make_project
 from typer.testing import Result
 
-from asyncmig import engineargs
+from asyncmig import engine_values, engineargs
 from asyncmig.engineargs import (
     KeyVerdict,
     check_engine_keys,
@@ -60,14 +60,14 @@ SAMPLES = {
 def sample(arg: str, args: engineargs.EngineArguments) -> str:
     if arg in SAMPLES:
         return SAMPLES[arg]
-    if arg in engineargs._BOOLS:
+    if arg in engine_values.BOOLS:
         return "false"
-    if arg in engineargs._INTS:
+    if arg in engine_values.INTS:
         return "5"
-    if arg in engineargs._DICTS:
+    if arg in engine_values.DICTS:
         return "{}"
-    if arg in engineargs._CHOICES:
-        return engineargs._CHOICES[arg][0]
+    if arg in engine_values.CHOICES:
+        return engine_values.CHOICES[arg][0]
     return "x"
 
 
@@ -91,7 +91,7 @@ def build(section: dict[str, Any]) -> Any:
 def test_every_accepted_argument_builds_an_engine(url: str) -> None:
     """Each argument marked used, handed over as engine_section says, is taken by SQLAlchemy."""
     args = engine_arguments(make_url(url))
-    names = args.accepted - SPECIAL - engineargs._INTERNAL - set(engineargs._OBJECTS)
+    names = args.accepted - SPECIAL - engine_values.INTERNAL - set(engine_values.OBJECTS)
     assert {"echo", "connect_args", "pool_pre_ping", "isolation_level"} <= names
     for name in sorted(names):
         found = verdicts(url, **{name: sample(name, args)})
@@ -115,13 +115,13 @@ def test_every_accepted_argument_has_a_kind() -> None:
     """A new SQLAlchemy argument must be classified here, not silently passed as text."""
     known = (
         SPECIAL
-        | engineargs._BOOLS
-        | engineargs._INTS
-        | engineargs._DICTS
-        | engineargs._TEXTS
-        | set(engineargs._CHOICES)
-        | set(engineargs._OBJECTS)
-        | engineargs._INTERNAL
+        | engine_values.BOOLS
+        | engine_values.INTS
+        | engine_values.DICTS
+        | engine_values.TEXTS
+        | set(engine_values.CHOICES)
+        | set(engine_values.OBJECTS)
+        | engine_values.INTERNAL
     )
     for url in DRIVERS:
         args = engine_arguments(make_url(url))

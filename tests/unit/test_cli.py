@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from support.projects import Project, make_project
 from typer.testing import Result
 
 Cli = Callable[..., Result]

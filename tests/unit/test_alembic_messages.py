@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from conftest import Project, write_revisions
+from support.projects import Project, write_revisions
 
 from asyncmig import alembic_messages as messages
 

@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import Project, make_project, run_script
 from sqlalchemy.engine import make_url
+from support.projects import Project, make_project
+from support.scripts import run_script
 
 from asyncmig import locks
 from asyncmig.errors import ExitCode
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SCRIPT = Path(sys.executable).with_name("asyncmig")
 LOCK_MESSAGE = (

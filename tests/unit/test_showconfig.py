@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_project
+from support.projects import Project, make_project
 from typer.testing import Result
 
 Cli = Callable[..., Result]
@@ -307,7 +307,7 @@ def test_quiet_still_prints_json(cli: Cli, project: Project) -> None:
 
 def test_text_via_console_script(project: Project, tmp_path: Path) -> None:
     """The installed script prints the same table as the in-process CLI (no colour off a tty)."""
-    from conftest import run_script
+    from support.scripts import run_script
 
     done = run_script(
         "show-config", cwd=tmp_path, env={"DATABASE_URL": "postgres://u:pw12345@h/db"}
@@ -323,7 +323,7 @@ def test_json_members_are_documented(cli: Cli, project: Project) -> None:
     """docs/configuration.md has a row for every member show-config --json prints."""
     add_ini(project, "sqlalchemy.pool_size = 5", "version_path_separator = os")
     report = json.loads(cli("show-config", "--json").stdout)
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     members = [
         *report,
         *(f"keys[].{m}" for m in report["keys"][0]),

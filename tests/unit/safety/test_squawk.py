@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project
+from support.lint_revisions import UPGRADE_LINE, write
+from support.projects import Project
 from typer.testing import Result
-
-from .revisions import UPGRADE_LINE, write
 
 FIRST = UPGRADE_LINE + 1
 #: Never connected to: ``lint A:B`` renders SQL offline.

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 import asyncmig
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi"
 SEED = [{"id": 1, "text": "created by migration 0001"}]
 
 

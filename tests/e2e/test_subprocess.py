@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_project, run_script
+from support.projects import make_project
+from support.scripts import run_script
 
 from asyncmig import __version__
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MARIADB_HOST, PG_HOST, Project, _mariadb_admin
+from support.databases import MARIADB_HOST, PG_HOST, mariadb_admin
+from support.lint_revisions import write
+from support.projects import Project
 from typer.testing import Result
-
-from .revisions import write
 
 SCRATCH = re.compile(r"^Stairway on (\S+): ")
 
@@ -201,5 +201,5 @@ def test_mariadb_gets_a_temporary_database_beside_the_target(
     assert name.startswith("asyncmig_verify_")
     assert report["passed"] == ["0001aa", "0002aa"]
     assert MARIADB_HOST.split("//", 1)[1].split("@")[1] in report["scratch"]
-    _mariadb_admin(f"CREATE DATABASE `{name}`")  # fails if verify had left it behind
-    _mariadb_admin(f"DROP DATABASE `{name}`")
+    mariadb_admin(f"CREATE DATABASE `{name}`")  # fails if verify had left it behind
+    mariadb_admin(f"DROP DATABASE `{name}`")

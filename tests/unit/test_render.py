@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from support.projects import Project
 
 SCRIPT = Path(sys.executable).with_name("asyncmig")
 LINE = re.compile(r"(Applying|Reverting) (\d+)/(\d+) (\S+) → (\S+) (.*) … (\d+\.\d\d) s")
@@ -131,7 +131,7 @@ def _on_a_terminal(
 
 
 def test_colour_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
-    from conftest import make_project
+    from support.projects import make_project
 
     coloured = make_project(tmp_path / "tty")
     coloured.revisions(2)
@@ -149,7 +149,7 @@ def test_colour_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
 def test_history_and_heads_are_tables_on_a_terminal(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import make_project
+    from support.projects import make_project
 
     project = make_project(tmp_path / "tty")
     project.revisions(2)
@@ -190,7 +190,7 @@ def test_no_annotation_outside_github(cli, project: Project) -> None:
 
 def test_text_from_configs_and_revisions_is_never_rich_markup(tmp_path: Path) -> None:
     """``[alembic]`` in show-config's sources and ``[bold]`` in a message print as written."""
-    from conftest import make_project
+    from support.projects import make_project
 
     project = make_project(tmp_path / "tty")
     project.revisions(1)

@@ -1,26 +1,64 @@
-"""Helpers for the reliability suite: query the real databases, spawn the installed script."""
+"""The test databases: the servers' addresses, creating and dropping databases on them, and
+reading what a run left there on a connection of the test's own.
+
+With ``CI`` set, a missing database server fails the tests instead of skipping them
+(:func:`server_missing`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_ENV_PREFIXES = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS", "NO_COLOR")
-SCRIPT = str(Path(sys.executable).with_name("asyncmig"))
-
-#: Used as the password in URLs: PostgreSQL here trusts local connections, so any password works.
-SECRET = "Pw-8d3f_hunter2"
+PG_HOST = os.environ.get("ASYNCMIG_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+MARIADB_HOST = os.environ.get("ASYNCMIG_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
 
 
+def server_missing(name: str, exc: BaseException) -> None:
+    """Skip the test (fail it under ``CI``): the server ``name`` is not reachable."""
+    message = f"{name} is not reachable: {exc}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pg_admin(sql: str) -> None:
+    """Run ``sql`` on the PostgreSQL server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(
+            PG_HOST.replace("postgresql://", "postgresql://", 1) + "/postgres"
+        )
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def mariadb_admin(sql: str) -> None:
+    """Run ``sql`` on the MariaDB server, no database selected (CREATE/DROP DATABASE)."""
+    import asyncmy
+
+    async def go() -> None:
+        conn = await asyncmy.connect(host="127.0.0.1", port=3306, user="root", password="")
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(sql)
+        finally:
+            conn.close()
+
+    asyncio.run(go())
+
+
+# -- reading what a run left --------------------------------------------------------------
 def pg_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` on the database of an asyncpg URL (a connection of the test's own)."""
     import asyncpg
@@ -111,54 +149,3 @@ def mariadb_versions(url: str) -> list[str]:
         if "1146" in str(exc):
             return []
         raise
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start the installed script in the background (killed at teardown if still running)."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
-        proc = subprocess.Popen(
-            [SCRIPT, *args],
-            cwd=cwd or tmp_path,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("Error:")]
-
-
-def assert_one_error(stderr: str, expected: str | None = None) -> str:
-    """Exactly one ``Error:`` line and no traceback; returns the line."""
-    assert "Traceback" not in stderr, stderr
-    lines = error_lines(stderr)
-    assert len(lines) == 1, stderr
-    if expected is not None:
-        assert lines[0] == expected, stderr
-    return lines[0]

@@ -9,7 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from conftest import Project, run_script
+from support.projects import Project
+from support.scripts import run_script
 from typer.testing import Result
 
 from asyncmig.revindex import INDEX_NAME

@@ -1,6 +1,6 @@
 """The async API inside a running event loop: options, connections, errors, the process lock.
 
-Driver coverage lives in test_drivers.py; here SQLite is used wherever the backend
+Driver coverage lives in tests/e2e/test_drivers.py; here SQLite is used wherever the backend
 does not matter, PostgreSQL where transactional DDL does.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from alembic.config import Config
-from conftest import Project, make_project
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.projects import Project, make_project
 
 import asyncmig
 from asyncmig import process_lock
