@@ -1,0 +1,116 @@
+"""What env.py sees in a fleet run (the cookbook's -x tenant, current_target()), the API,
+--targets-sql, --fail-fast and masking; on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Project
+from test_fleet_schemas import pg_rows, version_tables
+from typer.testing import Result
+
+import asyncmig.fleet
+from asyncmig.fleet import Target
+
+pytestmark = pytest.mark.postgres
+
+#: Alembic's cookbook recipe ("Rudimental Schema-Level Multi Tenancy for PostgreSQL
+#: Databases"), plus a look at asyncmig.env.current_target().
+COOKBOOK_ENV = textwrap.dedent('''\
+    from alembic import context
+    from sqlalchemy import engine_from_config, pool, text
+
+    from asyncmig.env import current_target
+
+    config = context.config
+    target_metadata = None
+
+
+    def run_migrations_online():
+        connectable = engine_from_config(
+            config.get_section(config.config_ini_section, {}),
+            prefix="sqlalchemy.",
+            poolclass=pool.NullPool,
+        )
+        current_tenant = context.get_x_argument(as_dictionary=True).get("tenant")
+        target = current_target()
+        assert target is not None and target.schema == current_tenant, (target, current_tenant)
+        with connectable.connect() as connection:
+            connection.execute(text('set search_path to "%s"' % current_tenant))
+            connection.commit()
+            connection.dialect.default_schema_name = current_tenant
+            context.configure(connection=connection, target_metadata=target_metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+
+
+    run_migrations_online()
+    ''')
+
+
+def test_an_env_py_written_for_the_cookbook_recipe(
+    cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    (project.path / "migrations" / "env.py").write_text(COOKBOOK_ENV)
+    ids = project.revisions(2)
+    for name in ("tenant_a", "tenant_b", "tenant_c"):
+        pg_rows(pg_url, f'create schema "{name}"')
+    query = (
+        "select schema_name from information_schema.schemata "
+        "where schema_name like 'tenant%' order by 1"
+    )
+    result = cli("--url", pg_url, "fleet", "upgrade", "--targets-sql", query, "-j", "2")
+    assert result.exit_code == 0, result.output
+    assert version_tables(pg_url) == dict.fromkeys(["tenant_a", "tenant_b", "tenant_c"], ids[-1])
+    assert "fleet upgrade: 3 targets (3 changed)" in result.stdout
+
+
+async def test_the_python_api(project: Project, pg_url: str) -> None:
+    ids = project.revisions(2)
+    result = await asyncmig.fleet.upgrade(
+        "head",
+        targets=["schema=one", {"schema": "two"}, Target(name="three", schema="three")],
+        jobs=2,
+        url=pg_url,
+    )
+    assert result.exit_code == 0
+    assert [(r.name, r.steps, r.to_revisions) for r in result.results] == [
+        (name, tuple(ids), (ids[-1],)) for name in ("one", "two", "three")
+    ]
+    status = await asyncmig.fleet.status(targets=["schema=one", "schema=four"], url=pg_url)
+    assert [(r.name, r.state) for r in status.results] == [("one", "ok"), ("four", "pending")]
+    assert status.exit_code == 4
+
+
+def test_fail_fast_starts_nothing_after_a_failure(
+    cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    project.revisions(1, fail_at=1)
+    (tmp_path / "t.txt").write_text("schema=a\nschema=b\nschema=c\n")
+    result = cli("--url", pg_url, "fleet", "upgrade", "--targets", "t.txt", "-j", "1",
+                 "--fail-fast")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "fleet upgrade: 3 targets (1 failed, 2 skipped)" in result.stdout
+    assert "failed: a" in result.stdout
+
+
+def test_passwords_are_masked_in_every_output(
+    cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    project.revisions(1)
+    secret = "Sup3r-Secret-9"
+    with_password = pg_url.replace("postgres@", f"postgres:{secret}@")
+    missing = with_password.rsplit("/", 1)[0] + "/asyncmig_no_such_database_here"
+    (tmp_path / "t.txt").write_text(
+        json.dumps({"url": with_password, "name": "good"}) + "\n"
+        + json.dumps({"url": missing, "name": "gone"}) + "\n"
+    )  # fmt: skip
+    for extra in ((), ("--json",)):
+        result = cli("--wait-timeout", "0", "fleet", "upgrade", "--targets", "t.txt", *extra)
+        assert result.exit_code == 3, result.output
+        assert secret not in result.output
+        assert "postgres:***@" in result.output
