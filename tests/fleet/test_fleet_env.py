@@ -20,7 +20,7 @@ pytestmark = pytest.mark.postgres
 
 #: Alembic's cookbook recipe ("Rudimental Schema-Level Multi Tenancy for PostgreSQL
 #: Databases"), plus a look at asyncmig.env.current_target().
-COOKBOOK_ENV = textwrap.dedent('''\
+COOKBOOK_ENV = textwrap.dedent("""\
     from alembic import context
     from sqlalchemy import engine_from_config, pool, text
 
@@ -49,7 +49,7 @@ COOKBOOK_ENV = textwrap.dedent('''\
 
 
     run_migrations_online()
-    ''')
+    """)
 
 
 def test_an_env_py_written_for_the_cookbook_recipe(

@@ -43,8 +43,10 @@ def test_a_targets_file_takes_urls_schemas_and_json_lines(tmp_path: Path) -> Non
     [
         ("tenant_a", "targets.txt:1: expected a database URL, schema=NAME or a JSON object"),
         ('{"schema": "a", "port": 1}', "targets.txt:1: unknown key(s) port"),
-        ("{nope", "targets.txt:1: not a JSON object (Expecting property name enclosed in "
-                  "double quotes)"),
+        (
+            "{nope",
+            "targets.txt:1: not a JSON object (Expecting property name enclosed in double quotes)",
+        ),
         ('{"name": "x"}', "targets.txt:1: a fleet target needs a url or a schema"),
         ("schema=", "targets.txt:1: schema must be a non-empty string"),
     ],
