@@ -184,10 +184,10 @@ def _check_heads(base: str, database: str, tenants: list[str], head: str) -> Non
     async def go() -> list[str]:
         conn = await asyncpg.connect(f"{base}/{database}")
         try:
-            rows = await conn.fetch(
-                " union all ".join(f'select version_num from "{t}".alembic_version'
-                                   for t in tenants)  # fmt: skip
+            sql = " union all ".join(
+                f'select version_num from "{t}".alembic_version' for t in tenants
             )
+            rows = await conn.fetch(sql)
             return [row[0] for row in rows]
         finally:
             await conn.close()
