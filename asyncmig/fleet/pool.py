@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from ..errors import ExitCode, Interrupted
+from ..errors import ExitCode, Interrupted, Terminated
 from .results import TargetResult
 from .worker import Job, init_worker, run_in_worker, run_target
 
@@ -105,22 +105,15 @@ def _run_here(jobs: Sequence[Job], fail_fast: bool, observer: Observer) -> list[
             continue
         observer.started(job.target.name)
         result = run_target(job, _ObserverEvents(observer, job.target.name))
-        if result.exit_code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
-            raise (
-                Interrupted("interrupted")
-                if result.exit_code == ExitCode.INTERRUPTED
-                else (_terminated())
-            )
+        # Ctrl-C or SIGTERM stops the fleet here, as it stops a single command.
+        if result.exit_code == ExitCode.INTERRUPTED:
+            raise Interrupted(result.error or "interrupted")
+        if result.exit_code == ExitCode.TERMINATED:
+            raise Terminated(result.error or "terminated")
         results.append(result)
         observer.finished(result)
         stopped = fail_fast and _stops(result)
     return results
-
-
-def _terminated() -> BaseException:
-    from ..errors import Terminated
-
-    return Terminated("terminated")
 
 
 def _context() -> Any:

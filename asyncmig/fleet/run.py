@@ -76,13 +76,16 @@ def gather(fleet: FleetOptions, options: Mapping[str, Any]) -> tuple[list[Target
         found += read_targets_file(fleet.targets_file)
     if fleet.targets_sql is not None:
         found += query_targets(settings.require_url(), fleet.targets_sql)
-    if fleet.targets is None and fleet.targets_file is None and fleet.targets_sql is None:
+    given = (fleet.targets, fleet.targets_file, fleet.targets_sql) != (None, None, None)
+    if not given:
         found += config_targets(config)
         if config.get("targets_file"):
             found += read_targets_file(config["targets_file"])
         if config.get("targets_sql"):
             found += query_targets(settings.require_url(), str(config["targets_sql"]))
-    if not found and fleet.targets is None:
+        given = any(config.get(key) for key in ("targets", "targets_file", "targets_sql"))
+    if not given:
+        # A source that lists no target is fine (a new deployment has no tenant yet).
         raise ConfigError(
             "no fleet targets: pass --targets FILE or --targets-sql QUERY, or set targets "
             "in [asyncmig.fleet]"

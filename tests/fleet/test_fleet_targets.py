@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from conftest import Project
 from typer.testing import Result
 
 from asyncmig.errors import ConfigError
-from asyncmig.fleet.results import worst
+from asyncmig.fleet.results import FleetResult, TargetResult, worst
 from asyncmig.fleet.run import FleetOptions, gather, jobs_of
 from asyncmig.fleet.targets import (
     Target,
@@ -20,6 +21,8 @@ from asyncmig.fleet.targets import (
     select_shard,
     shard_of,
 )
+from asyncmig.fleet.view import FleetView, summary
+from asyncmig.render import Printer
 
 
 def test_a_targets_file_takes_urls_schemas_and_json_lines(tmp_path: Path) -> None:
@@ -126,3 +129,59 @@ def test_the_worst_exit_code_wins() -> None:
     assert worst([1, 3, 5]) == 3
     assert worst([]) == 0
     assert parse_line("  ", "x") is None
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _results() -> list[TargetResult]:
+    return [
+        TargetResult("a", "upgrade", schema="a", to_revisions=("0002aa",),
+                     steps=("0001aa", "0002aa"), duration=0.5),
+        TargetResult("b", "upgrade", schema="b", error="0002aa failed: boom",
+                     error_code="migration_failed", exit_code=1, duration=0.2),
+        TargetResult("c", "upgrade", schema="c", skipped=True),
+    ]  # fmt: skip
+
+
+def test_the_live_view_and_the_summary_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out, err = _Terminal(), io.StringIO()
+    printer = Printer(out, err)
+    with FleetView(printer, "upgrade", 3, json_lines=False) as seen:
+        for result in _results():
+            seen.started(result.name)
+            seen.finished(result)
+    fleet = FleetResult("upgrade", tuple(_results()), 1.0, jobs=2, slowest=("a", 0.5))
+    summary(printer, fleet)
+    text = out.getvalue()
+    assert "b: FAILED: 0002aa failed: boom" in text  # printed as it failed
+    assert "fleet upgrade" in text and "skipped (--fail-fast)" in text
+    assert text.rstrip().endswith(
+        "fleet upgrade: 3 targets (1 changed, 1 failed, 1 skipped) in 1.00 s with 2 jobs; "
+        "failed: b; slowest: a (0.50 s)."
+    )
+    assert fleet.exit_code == 1
+
+
+def test_plain_lines_off_a_terminal() -> None:
+    out = io.StringIO()
+    with FleetView(Printer(out, io.StringIO()), "upgrade", 3, json_lines=False) as seen:
+        for result in _results():
+            seen.finished(result)
+    assert out.getvalue().splitlines() == [
+        "[1/3] a: base → 0002aa, 2 steps (0.50 s)",
+        "[2/3] b: base → base, FAILED: 0002aa failed: boom (0.20 s)",
+        "[3/3] c: base → base, skipped (--fail-fast) (0.00 s)",
+    ]
+
+
+def test_a_source_that_lists_no_target_runs_nothing(
+    cli: Callable[..., Result], project: Project, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_text("# no tenant yet\n")
+    result = cli("fleet", "upgrade", "--targets", "empty.txt", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
