@@ -114,3 +114,30 @@ def test_passwords_are_masked_in_every_output(
         assert result.exit_code == 3, result.output
         assert secret not in result.output
         assert "postgres:***@" in result.output
+
+
+def test_stamp_plan_check_and_current_on_schemas(
+    cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    ids = project.revisions(2)
+    (tmp_path / "t.txt").write_text("schema=a\nschema=b\n")
+    base = ("--url", pg_url, "fleet")
+    stamped = cli(*base, "stamp", ids[0], "--targets", "t.txt")
+    assert stamped.exit_code == 0, stamped.output
+    assert version_tables(pg_url) == {"a": ids[0], "b": ids[0]}
+
+    plan = cli(*base, "plan", "--targets", "t.txt", "-j", "1")
+    assert plan.exit_code == 0, plan.output
+    assert plan.stdout.count("-- fleet target: ") == 2
+    assert "CREATE TABLE t0002" in plan.stdout and "CREATE TABLE t0001" not in plan.stdout
+
+    check = cli(*base, "check", "--targets", "t.txt")
+    assert check.exit_code == 4, check.output
+    heads = cli(*base, "current", "--check-heads", "--targets", "t.txt", "--json")
+    assert heads.exit_code == 4, heads.output
+    assert {json.loads(line)["state"] for line in heads.stdout.splitlines()} == {"pending"}
+
+    assert cli(*base, "upgrade", "--targets", "t.txt").exit_code == 0
+    current = cli(*base, "current", "--check-heads", "--targets", "t.txt", "--json")
+    assert current.exit_code == 0, current.output
+    assert [json.loads(line)["from"] for line in current.stdout.splitlines()] == [[ids[-1]]] * 2
