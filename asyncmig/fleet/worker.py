@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import AsyncmigError, ExitCode, PendingMigrations
@@ -97,21 +97,16 @@ def run_target(job: Job, events: Events | None = None) -> TargetResult:
         secrets.update(settings.secrets)
         rt = Runtime(settings, events=events or SilentEvents(), quiet=True, schema=target.schema)
         fields = _COMMANDS[job.command](rt, job.arguments)
-        return _replace(base, duration=time.perf_counter() - started, **fields)
+        return replace(base, duration=time.perf_counter() - started, **fields)
     except AsyncmigError as error:
         return _failed(base, error, time.perf_counter() - started, secrets)
     except Exception as exc:  # an env.py bug outside Alembic: still this target's failure
         from ..failures import translate
 
-        return _failed(base, translate(exc, command=job.command), 0.0, secrets)
+        translated = translate(exc, command=job.command)
+        return _failed(base, translated, time.perf_counter() - started, secrets)
     finally:
         reset_current(token)
-
-
-def _replace(result: TargetResult, **changes: Any) -> TargetResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 def _failed(
@@ -125,7 +120,7 @@ def _failed(
             "to_revisions": tuple(run.to_revisions),
             "steps": tuple(step.revision for step in run.steps),
         }
-    return _replace(
+    return replace(
         base,
         duration=duration,
         error=mask_text(str(error), secrets),
