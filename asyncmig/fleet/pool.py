@@ -152,7 +152,13 @@ def _run_pool(
                     for other in waiting:
                         other.cancel()
         _drain(reports, observer)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        from ..failures import TerminateSignal
+
+        if isinstance(stop, TerminateSignal):
+            # SIGTERM reached only this process (Kubernetes, docker stop): workers stop as
+            # on Ctrl-C, rolling back the target each is migrating, before we exit 143.
+            _interrupt(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
@@ -161,6 +167,17 @@ def _run_pool(
             reports.close()
             reports.join_thread()
     return [result or _skipped(job) for result, job in zip(results, jobs, strict=True)]
+
+
+def _interrupt(pool: ProcessPoolExecutor) -> None:
+    import os
+    import signal
+
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive() and process.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGINT)
 
 
 def _outcome(future: Future[TargetResult], job: Job) -> TargetResult:

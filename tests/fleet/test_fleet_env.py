@@ -141,3 +141,43 @@ def test_stamp_plan_check_and_current_on_schemas(
     current = cli(*base, "current", "--check-heads", "--targets", "t.txt", "--json")
     assert current.exit_code == 0, current.output
     assert [json.loads(line)["from"] for line in current.stdout.splitlines()] == [[ids[-1]]] * 2
+
+
+def test_sigterm_stops_the_workers_and_rolls_back(
+    project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM reaches only asyncmig (Kubernetes): its workers roll back and stop, exit 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project.revisions(1, body=lambda i: "op.execute('SELECT pg_sleep(60)')")
+    (tmp_path / "t.txt").write_text("schema=a\nschema=b\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "DATABASE"))}
+    exe = Path(sys.executable).with_name("asyncmig")
+    proc = subprocess.Popen(
+        [str(exe), "--url", pg_url, "fleet", "upgrade", "--targets", "t.txt", "-j", "2"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # a signal to asyncmig only, not to a process group
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sleeping = pg_rows(
+            pg_url,
+            "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' "
+            "and pid <> pg_backend_pid()",
+        )
+        if sleeping == [(2,)]:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, out + err
+    assert version_tables(pg_url) == {}
+    assert pg_rows(
+        pg_url,
+        "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' "
+        "and pid <> pg_backend_pid()",
+    ) == [(0,)]
