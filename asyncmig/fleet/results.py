@@ -33,7 +33,7 @@ class TargetResult:
 
     name: str
     command: str
-    #: The target's URL with its password masked (None: the main database).
+    #: The target's URL (for a schema target without one, the main database's), masked.
     url: str | None = None
     schema: str | None = None
     from_revisions: tuple[str, ...] = ()

@@ -95,6 +95,8 @@ def run_target(job: Job, events: Events | None = None) -> TargetResult:
             options["x"] = (*tuple(options.get("x") or ()), f"tenant={target.schema}")
         settings = resolve(options)  # type: ignore[arg-type]
         secrets.update(settings.secrets)
+        if target.url is None and settings.database_url is not None:
+            base = replace(base, url=settings.database_url.masked)  # the main database
         rt = Runtime(settings, events=events or SilentEvents(), quiet=True, schema=target.schema)
         fields = _COMMANDS[job.command](rt, job.arguments)
         return replace(base, duration=time.perf_counter() - started, **fields)

@@ -81,6 +81,7 @@ async def test_the_python_api(project: Project, pg_url: str) -> None:
     assert [(r.name, r.steps, r.to_revisions) for r in result.results] == [
         (name, tuple(ids), (ids[-1],)) for name in ("one", "two", "three")
     ]
+    assert {r.url for r in result.results} == {pg_url}  # the main database, masked
     status = await asyncmig.fleet.status(targets=["schema=one", "schema=four"], url=pg_url)
     assert [(r.name, r.state) for r in status.results] == [("one", "ok"), ("four", "pending")]
     assert status.exit_code == 4
