@@ -53,6 +53,9 @@ class RunConfig:
     writes: bool = False
     #: ``-q``: Alembic's INFO log lines are hidden for the run (and restored after it).
     quiet: bool = False
+    #: A fleet's schema target: ``search_path`` of every session and the default
+    #: ``version_table_schema`` (created if missing by commands that write).
+    schema: str | None = None
 
     @property
     def wait_timeout(self) -> float:
@@ -129,6 +132,9 @@ class Run:
         self, env: EnvironmentContext, args: tuple[Any, ...], kw: dict[str, Any]
     ) -> None:
         connection = kw.get("connection", args[0] if args else None)
+        if self.config.schema is not None:
+            # The tenant's own version table, unless env.py names a schema itself.
+            kw.setdefault("version_table_schema", self.config.schema)
         track, new = self._track_for(env, connection, kw)
         self.current = track
         callbacks = kw.get("on_version_apply") or ()
@@ -174,6 +180,8 @@ class Run:
             own=connection is not self.external,
             local=True,
         )
+        if config.schema is not None:
+            settings["search_path"] = sessions.quote_ident(config.schema)
         sessions.apply_pg_settings(connection, settings, local=True)
         if config.lock_timeout is None:
             return
@@ -300,7 +308,14 @@ class Run:
                 connection, config.statement_timeout, config.pg_lock_timeout, own=own, local=False
             )
             with sessions.own_transaction(connection):
+                if config.schema is not None:
+                    sessions.enter_schema(connection, config.schema, create=config.writes)
                 sessions.apply_pg_settings(connection, settings, local=False)
+        elif config.schema is not None:
+            raise ConfigError(
+                f"schema targets need PostgreSQL ({backend} has no schemas within a database): "
+                "give each tenant database its own URL"
+            )
         elif backend in ("mysql", "mariadb"):
             with sessions.own_transaction(connection):
                 settings = sessions.mysql_settings(connection, config.statement_timeout, own=own)

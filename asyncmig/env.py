@@ -158,3 +158,11 @@ def run_migrations(
         "asyncio.run() cannot be called from a running event loop: use "
         "'await asyncmig.upgrade(...)', which runs env.py in a worker thread"
     )
+
+
+def current_target() -> Any:
+    """The fleet target being migrated (:class:`asyncmig.fleet.Target`: ``name``, ``url``,
+    ``schema``), or None outside ``asyncmig fleet``; env.py may branch on it."""
+    from .fleet.targets import current_target as current
+
+    return current()

@@ -51,6 +51,9 @@ class Runtime:
     raiseerr: bool = False
     #: Where secrets met on the way (URLs env.py reads) are registered for masking.
     secrets: set[str] = field(default_factory=set)
+    #: A fleet's schema target (:mod:`asyncmig.fleet`): the run's ``search_path`` and
+    #: ``version_table_schema`` (PostgreSQL).
+    schema: str | None = None
 
 
 @contextmanager
@@ -85,6 +88,7 @@ def execute(
             options={name: value for name, (value, _) in settings.options.items()},
             writes=writes,
             quiet=rt.quiet,
+            schema=rt.schema,
         ),
         external=rt.connection,
     )

@@ -173,6 +173,23 @@ def apply_pg_settings(connection: Connection, settings: dict[str, str], *, local
     connection.execute(text(f"SELECT {calls}"), params)
 
 
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted (a schema named by a tenant list is data, not SQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def enter_schema(connection: Connection, schema: str, *, create: bool) -> None:
+    """Make ``schema`` the session's ``search_path`` (a fleet's schema target), creating
+    it first when the command writes; the dialect's default schema follows, as in
+    Alembic's cookbook recipe, so autogenerate compares within the tenant's schema."""
+    if create:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+    connection.execute(
+        text("SELECT set_config('search_path', :path, false)"), {"path": quote_ident(schema)}
+    )
+    connection.dialect.default_schema_name = schema
+
+
 def mysql_settings(
     connection: Connection, statement_timeout: float | None, *, own: bool
 ) -> dict[str, str]:

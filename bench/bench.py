@@ -11,6 +11,7 @@ alternating order (who goes first flips each repeat) and reports medians.
     python bench/bench.py --no-write            # print only, leave docs/performance.md alone
     python bench/bench.py --only path           # only the in-process migration path, N=300
     python bench/bench.py --only lint           # lint base:head against upgrade base:head --sql
+    python bench/bench.py --only fleet          # 200 schemas × 20 revisions: fleet vs a loop
 
 A second part (``--only path``) times the migration call alone, inside one process after all
 imports: ``alembic.command.upgrade`` (asyncmig's hooks inactive) against
@@ -21,9 +22,14 @@ A third part (``--only lint``) checks that ``asyncmig lint base:head`` (asyncmig
 every revision's operations, and squawk on PostgreSQL) costs under 2x ``asyncmig upgrade
 base:head --sql`` over the same history: both are offline, so no database is created.
 
+A fourth part (``--only fleet``, bench/_fleet.py) times ``asyncmig fleet upgrade`` over 200
+tenant schemas × 20 revisions with ``--jobs 1,4,8`` against a serial loop of plain ``alembic
+-x tenant=NAME upgrade head`` processes (Alembic's cookbook env.py); it runs only when asked.
+
 Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, the
 path part between ``bench:path:start`` / ``bench:path:end``, and the lint part between
-``bench:lint:start`` / ``bench:lint:end``.
+``bench:lint:start`` / ``bench:lint:end``, the fleet part between ``bench:fleet:start`` /
+``bench:fleet:end``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 ASYNCMIG = str(BIN / "asyncmig")
@@ -670,11 +677,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("process", "path", "lint"),
+        choices=("process", "path", "lint", "fleet"),
         help="process: only the whole-process comparison; path: only the in-process "
         "migration call (alembic.command.upgrade vs asyncmig.commands.upgrade); lint: only "
         "lint base:head against upgrade base:head --sql",
     )
+    parser.add_argument("--fleet-tenants", type=int, default=200, help="fleet: schemas")
+    parser.add_argument("--fleet-n", type=int, default=20, help="fleet: revisions")
+    parser.add_argument("--fleet-jobs", default="1,4,8", help="fleet: --jobs values")
+    parser.add_argument("--fleet-repeat", type=int, default=1, help="fleet: runs (best kept)")
     parser.add_argument("--path-n", default="300", help="history sizes for the path part")
     parser.add_argument("--lint-n", default="300", help="history sizes for the lint part")
     parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")
@@ -698,6 +709,8 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     path_rows: list[PathRow] = []
     lint_rows: list[LintRow] = []
+    fleet_rows: list[Any] = []
+    do_fleet = args.only == "fleet"  # minutes long: only when asked
     try:
         log(f"projects in {work}")
         if do_process:
@@ -713,6 +726,13 @@ def main(argv: list[str] | None = None) -> None:
             for backend in backends:
                 for n in lint_sizes:
                     lint_rows.append(bench_lint(backend, n, args.repeat, work, log))
+        if do_fleet:
+            from _fleet import bench_fleet
+
+            fleet_rows = bench_fleet(
+                args, work, log, pg_admin=pg_admin, revision_source=revision_source,
+                clean_env=clean_env, asyncmig=ASYNCMIG, alembic=ALEMBIC,
+            )  # fmt: skip
     finally:
         for backend in backends:
             if backend.name == "postgresql":
@@ -734,6 +754,13 @@ def main(argv: list[str] | None = None) -> None:
         print(text)
         if not args.no_write:
             write_doc(text, LINT_START, LINT_END, "Lint against upgrade --sql")
+    if do_fleet:
+        from _fleet import FLEET_END, FLEET_START, fleet_report
+
+        text = fleet_report(fleet_rows, args, environment([Backend("postgresql", args.pg)]))
+        print(text)
+        if not args.no_write:
+            write_doc(text, FLEET_START, FLEET_END, "Fleet")
     if not args.no_write:
         log(f"wrote {DOC.relative_to(ROOT)}")
 

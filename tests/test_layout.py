@@ -5,7 +5,7 @@
   with the test files that cover it and why it has no module of its own; the list is
   checked both ways (a listed module that gets its test module must leave the list).
 * End-to-end suites (``tests/e2e``, ``tests/realworld``, ``tests/reliability``,
-  ``tests/pooler``) are organised by scenario, not by module.
+  ``tests/pooler``, ``tests/fleet``) are organised by scenario, not by module.
 * No test imports a private name (a leading underscore) of asyncmig or of a conftest:
   what a test needs is public API, or is tested through the public function.
 * One conftest for shared fixtures; a suite keeps its own only for fixtures nothing else
@@ -25,6 +25,34 @@ UNIT = TESTS / "unit"
 
 #: asyncmig modules without a tests/unit module: where they are tested instead, and why.
 COVERED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "cli_fleet": (
+        ("fleet/test_fleet_targets.py", "fleet/test_fleet_schemas.py"),
+        "argument parsing of the fleet commands; asserted through the commands it runs",
+    ),
+    "fleet/pool": (
+        ("fleet/test_fleet_schemas.py", "fleet/test_fleet_databases.py"),
+        "worker processes: only meaningful with real targets and --jobs above 1",
+    ),
+    "fleet/results": (
+        ("fleet/test_fleet_targets.py",),
+        "per-target results and the worst exit code; asserted with the fleet's output",
+    ),
+    "fleet/run": (
+        ("fleet/test_fleet_schemas.py", "fleet/test_fleet_databases.py", "fleet/test_fleet_env.py"),
+        "gathers, shards and runs targets: a scenario on real databases",
+    ),
+    "fleet/targets": (
+        ("fleet/test_fleet_targets.py",),
+        "target sources (file, SQL, config) and shards, in the fleet suite with the commands",
+    ),
+    "fleet/view": (
+        ("fleet/test_fleet_targets.py",),
+        "the live view, plain lines and summary, tested with the fleet's output",
+    ),
+    "fleet/worker": (
+        ("fleet/test_fleet_schemas.py", "fleet/test_fleet_env.py"),
+        "one target's run inside a worker: a scenario on real databases",
+    ),
     "_typerfast": (
         ("unit/test_cli.py",),
         "private start-up shortcut of cli.py; tested by what --help/--version import and cost",
