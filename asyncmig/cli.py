@@ -154,6 +154,10 @@ def _global_options(ctx: typer.Context, **given: Any) -> None:
         value = given.get(name)
         if value is None or value == []:
             continue
+        if spec.cli == "off":  # --no-history: given means False, absent leaves it unset
+            if value:
+                options[name] = False
+            continue
         if spec.cli == "list":
             value = tuple(value)
         elif spec.parse is not None:
@@ -172,7 +176,12 @@ def _typer_parameters() -> list[inspect.Parameter]:
     """The callback's parameters, one per global option of :mod:`asyncmig.options`."""
     from .options import CLI_ONLY, specs
 
-    kinds: dict[str, Any] = {"str": str | None, "list": list[str] | None, "bool": bool}
+    kinds: dict[str, Any] = {
+        "str": str | None,
+        "list": list[str] | None,
+        "bool": bool,
+        "off": bool,
+    }
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     ]
@@ -185,7 +194,7 @@ def _typer_parameters() -> list[inspect.Parameter]:
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=False if spec.cli == "bool" else None,
+                default=False if spec.cli in ("bool", "off") else None,
                 annotation=Annotated[kinds[spec.cli], option],
             )
         )
@@ -304,7 +313,7 @@ def app_for(argv: list[str]) -> typer.Typer:
     takes_value = {
         flag
         for spec in (*specs().values(), *CLI_ONLY.values())
-        if spec.cli != "bool"
+        if spec.cli not in ("bool", "off")
         for flag in spec.flags
     }
     words = iter(argv)
@@ -312,7 +321,7 @@ def app_for(argv: list[str]) -> typer.Typer:
         if word in takes_value:
             next(words, None)
         elif word.startswith("-"):
-            if "=" not in word and word not in _BOOL_GLOBALS:
+            if "=" not in word and word not in _BOOL_GLOBALS and word not in _off_flags():
                 return app  # --help, --version, completion, or a mistake: the whole app
         else:
             commands = [info for info in app.registered_commands if info.name == word]
@@ -329,3 +338,10 @@ def app_for(argv: list[str]) -> typer.Typer:
 
 #: Global flags that take no value and let the command run (help and version do not).
 _BOOL_GLOBALS = frozenset({"-q", "--quiet", "--traceback", "--raiseerr"})
+
+
+def _off_flags() -> frozenset[str]:
+    """The options' flags that take no value (``--no-history``)."""
+    from .options import specs
+
+    return frozenset(flag for spec in specs().values() if spec.cli == "off" for flag in spec.flags)

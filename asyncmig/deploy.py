@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import Connection, Engine
@@ -40,6 +40,9 @@ from .revindex import RevisionIndex
 from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
 from .urls import mask_url
 from .watchdog import MARGIN, Watchdog
+
+if TYPE_CHECKING:
+    from .history.record import Recorder
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,12 @@ class Run:
         self.watchdog = Watchdog(timeout + MARGIN) if timeout else None
         #: Revision files read from an index instead of imported (asyncmig.revindex).
         self.revision_index = RevisionIndex() if config.options.get("revision_index") else None
+        #: Writes each step to the history table (asyncmig.history), unless --no-history.
+        self.history: Recorder | None = None
+        if config.writes and config.options.get("history"):
+            from .history.record import Recorder
+
+            self.history = Recorder.from_options(config.options, config.events.notice)
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -309,12 +318,16 @@ class Run:
             return
         name = locks.lock_name(track.version_table, track.version_table_schema)
         where = (connection.engine.url.render_as_string(hide_password=True), name)
-        if where in self._locked:
-            return  # this run holds it already (two engines on one database)
-        held = locks.acquire(connection, name, config.lock_timeout, config.events.notice)
-        if held is not None:
-            self.held.append(held)
-            self._locked.add(where)
+        if where not in self._locked:  # else this run holds it (two engines, one database)
+            held = locks.acquire(connection, name, config.lock_timeout, config.events.notice)
+            if held is not None:
+                self.held.append(held)
+                self._locked.add(where)
+        if self.history is not None and backend in ("mysql", "mariadb"):
+            # CREATE TABLE commits on MySQL: done here, under the lock, before the
+            # migration transaction begins (elsewhere with the first step's row).
+            with sessions.own_transaction(connection):
+                self.history.prepare(id(track), connection, track.version_table_schema)
 
     def _connect_once(self, dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float) -> Any:
         """One connect try, bounded by ``bound`` seconds where the driver lets us."""
@@ -386,6 +399,16 @@ class Run:
             track.trail.append(tuple(sorted(heads)))
             if track.offline:
                 return
+            if self.history is not None:
+                self.history.record(
+                    id(track),
+                    ctx.connection,
+                    track.version_table_schema,
+                    step,
+                    direction,
+                    duration,
+                    heads,
+                )
             self.config.events.step(applied, len(track.steps), len(track.planned) or None)
 
         return on_version_apply
