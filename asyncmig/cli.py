@@ -268,8 +268,8 @@ def runtime_of(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Pr
 
 
 # The commands are defined beside, on ``app`` (imported for their side effect; cli_safety:
-# lint, verify).
-from . import cli_commands, cli_safety  # noqa: E402, F401
+# lint, verify; cli_history: log, validate).
+from . import cli_commands, cli_history, cli_safety  # noqa: E402, F401
 
 # Every command's --help ends with the exit codes, as the top-level --help does.
 for _info in app.registered_commands:

@@ -267,17 +267,32 @@ def upgrade_cmd(
     tag: TagOpt = None,
     json_out: JsonOpt = False,
     lint: LintOpt = False,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate",
+            help="Validate the history first (asyncmig validate); exit 4 on a "
+            "problem, before anything is applied.",
+        ),
+    ] = False,
 ) -> None:
     """Upgrade the database to a later revision."""
     from . import commands
+    from .cli_history import validate_gate
     from .cli_safety import lint_gate
+
+    def gate(rt: Runtime) -> None:
+        if validate and not sql:
+            validate_gate(rt)
+        if lint:
+            lint_gate(ctx, rt, revision, sql)
 
     _migrate(
         ctx,
         lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag),
         sql=sql,
         json_out=json_out,
-        gate=(lambda rt: lint_gate(ctx, rt, revision, sql)) if lint else None,
+        gate=gate,
     )
 
 
@@ -354,9 +369,27 @@ def current_cmd(
 
 
 @app.command("status")
-def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+def status_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    all_revisions: Annotated[
+        bool,
+        typer.Option(
+            "-a",
+            "--all",
+            help="Every revision, applied or pending, with when and by which "
+            "deploy it was applied (from the history table).",
+        ),
+    ] = False,
+) -> None:
     """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
     from . import commands, render
+
+    if all_revisions:
+        from .cli_history import status_all
+
+        status_all(ctx, json_out)
+        return
 
     rt, printer = runtime_of(ctx, json_out)
     status = commands.status(rt)
