@@ -133,7 +133,8 @@ class Recorder:
 
     def _give_up(self, key: int, exc: BaseException) -> None:
         self._state[key] = OFF
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, not SQLAlchemy's
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         self.notice(
             f"the history table {TABLE_NAME} cannot be written ({reason[:200]}); "
             "this run is not recorded in it"
