@@ -35,6 +35,7 @@ from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
 from .errors import ConfigError
 from .events import Events
+from .history import autogenerate_filter
 from .results import Step
 from .revindex import RevisionIndex
 from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
@@ -144,6 +145,11 @@ class Run:
         if callable(callbacks):
             callbacks = (callbacks,)
         kw["on_version_apply"] = (*callbacks, self._on_version_apply(track))
+        # The history table is asyncmig's, as the version table is Alembic's: autogenerate
+        # must not propose to drop it (even with --no-history: an earlier run made it).
+        kw["include_name"] = autogenerate_filter(
+            kw.get("include_name"), kw.get("version_table_schema")
+        )
         self._wrap_plan(env)
         if self.config.quiet and self._log_level is None:
             logger = logging.getLogger("alembic")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .history.table import TABLE_NAME
+from .history import TABLE_NAME
 from .render import Printer
 from .results import FullStatus, HistoryLog, Validation
 

@@ -8,11 +8,34 @@ version table, written in the step's own transaction.
 * :mod:`.validate`: applied files that changed, applied revisions that are gone, and a
   history that disagrees with the version table.
 
+This module itself imports nothing heavy: every run asks it for the autogenerate filter.
 See docs/history.md.
 """
 
 from __future__ import annotations
 
-from .table import TABLE_NAME
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["TABLE_NAME"]
+TABLE_NAME = "asyncmig_history"
+
+
+def autogenerate_filter(
+    original: Callable[..., bool] | None, schema: str | None
+) -> Callable[..., bool]:
+    """An ``include_name`` for ``context.configure`` that hides the history table from
+    autogenerate (as Alembic hides its version table), then asks env.py's own filter."""
+
+    def include_name(name: Any, type_: str, parent_names: dict[str, Any]) -> bool:
+        if (
+            type_ == "table"
+            and name == TABLE_NAME
+            and parent_names.get("schema_name") in (None, schema)
+        ):
+            return False
+        return original(name, type_, parent_names) if original is not None else True
+
+    return include_name
+
+
+__all__ = ["TABLE_NAME", "autogenerate_filter"]

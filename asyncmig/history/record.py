@@ -28,8 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import TABLE_NAME
 from .checksum import checksum_file
-from .table import TABLE_NAME, ensure, history_table
+from .table import ensure, history_table
 
 #: States of one database's history within a run.
 UNKNOWN, READY, OFF = "unknown", "ready", "off"

@@ -10,16 +10,16 @@ import functools
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
-TABLE_NAME = "asyncmig_history"
-
-_TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+from . import TABLE_NAME
 
 
 @functools.cache
 def history_table(schema: str | None) -> sa.Table:
     """The table in ``schema`` (the version table's; None: the connection's default)."""
+    from sqlalchemy.dialects import mysql  # only when a row is written or read
+
+    time = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     return sa.Table(
         TABLE_NAME,
         sa.MetaData(),
@@ -34,8 +34,8 @@ def history_table(schema: str | None) -> sa.Table:
         sa.Column("message", sa.String(255), nullable=False),
         sa.Column("script", sa.String(255), nullable=True),
         sa.Column("checksum", sa.String(64), nullable=True),
-        sa.Column("started_at", _TIME, nullable=False),
-        sa.Column("finished_at", _TIME, nullable=False),
+        sa.Column("started_at", time, nullable=False),
+        sa.Column("finished_at", time, nullable=False),
         sa.Column("duration", sa.Double(), nullable=False),
         sa.Column("asyncmig_version", sa.String(32), nullable=False),
         sa.Column("alembic_version", sa.String(32), nullable=False),
