@@ -242,6 +242,9 @@ class Run:
         is ending in an error, see :meth:`asyncmig.locks.HeldLock.release`)."""
         from sqlalchemy.exc import SQLAlchemyError
 
+        if self.history is not None:
+            # Rows held for a transaction still open (the API's connection=) go into it.
+            self.history.finish(failed=failed or self.lost)
         if self.lost:
             # Nobody answers: the server ends the session, and its lock with it.
             self.held = [held for held in self.held if held.connection is None]

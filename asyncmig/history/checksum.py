@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from typing import Any
 
 _LINE_ENDS = re.compile(rb"\r\n?")
 _TRAILING = re.compile(rb"[ \t\f\v]+$", re.MULTILINE)
@@ -35,3 +36,17 @@ def checksum_file(path: str | os.PathLike[str] | None) -> str | None:
             return checksum_bytes(fh.read())
     except OSError:
         return None
+
+
+def checksum_of(script: Any) -> str | None:
+    """The checksum of an Alembic ``Script``'s file: the revision index's when the script
+    came from it (:class:`asyncmig.revindex.LazyModule`, checked against the file's
+    modification time and size in this run), else read from the file."""
+    if script is None:
+        return None
+    indexed = getattr(type(script.module), "indexed_checksum", None)
+    if indexed is not None:
+        found = script.module.indexed_checksum
+        if found is not None:
+            return str(found)
+    return checksum_file(getattr(script, "path", None))

@@ -15,6 +15,13 @@ Recording never fails a migration:
 * MySQL/MariaDB and SQLite keep the transaction after a failed statement: each failure is
   caught. On MySQL/MariaDB ``CREATE TABLE`` commits implicitly, so the table is created
   before the migration transaction begins (:meth:`Recorder.prepare`), never inside it.
+
+On PostgreSQL the later rows of a transaction are kept until it commits and written then,
+in one ``executemany``, by a ``commit`` listener on the connection (SQLAlchemy calls it
+before the database's COMMIT, inside the transaction): asyncmig's connections have no
+prepared-statement cache (poolers), so a row per step would cost two round trips per
+revision. A rollback drops them. SQLite and MariaDB commit each step on its own
+(non-transactional DDL), so each row is written at once.
 """
 
 from __future__ import annotations
@@ -28,9 +35,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event
+
 from . import TABLE_NAME
-from .checksum import checksum_file
+from .checksum import checksum_of
 from .table import ensure, history_table
+
+#: The columns a row gives (``id`` is the database's).
+COLUMNS = [
+    "revision", "direction", "from_revisions", "to_revisions", "heads", "message", "script",
+    "checksum", "started_at", "finished_at", "duration", "asyncmig_version", "alembic_version",
+    "hostname", "os_user", "db_user", "application_name", "deploy_id",
+]  # fmt: skip
 
 #: States of one database's history within a run.
 UNKNOWN, READY, OFF = "unknown", "ready", "off"
@@ -60,6 +76,13 @@ class Recorder:
     _constant: dict[str, Any] = field(default_factory=dict)
     #: The state of each database (keyed by the track's id) in this run.
     _state: dict[int, str] = field(default_factory=dict)
+    #: Rows held until their transaction commits, per database (PostgreSQL), with the
+    #: connection and its listeners.
+    _pending: dict[int, tuple[Any, str | None, list[dict[str, Any]], Any, Any]] = field(
+        default_factory=dict
+    )
+    #: The INSERT per dialect and schema: SQL text, positional names, bind processors.
+    _prepared: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], notice: Callable[[str], None]) -> Recorder:
@@ -105,13 +128,15 @@ class Recorder:
         if state == OFF:
             return
         row = self._row(connection, step, direction, duration, heads)
-        table = history_table(schema)
         dialect = connection.dialect.name
+        if dialect == "postgresql" and state == READY and connection.in_transaction():
+            self._keep(key, connection, schema, row)  # written when the transaction commits
+            return
         if dialect == "postgresql" and state == UNKNOWN and connection.in_transaction():
             try:
                 with connection.begin_nested():
                     ensure(connection, schema)
-                    connection.execute(table.insert(), row)
+                    self._insert(connection, schema, [row])
             except Exception as exc:
                 self._give_up(key, exc)
                 return
@@ -120,17 +145,77 @@ class Recorder:
         if dialect == "postgresql":
             if state == UNKNOWN:
                 ensure(connection, schema)  # autocommit: nothing to abort
-            connection.execute(table.insert(), row)
+            self._insert(connection, schema, [row])
             self._state[key] = READY
             return
         try:
             if state == UNKNOWN and dialect == "sqlite":
                 ensure(connection, schema)
-            connection.execute(table.insert(), row)
+            self._insert(connection, schema, [row])
         except Exception as exc:
             self._give_up(key, exc)
             return
         self._state[key] = READY
+
+    def _keep(self, key: int, connection: Any, schema: str | None, row: dict[str, Any]) -> None:
+        """Hold ``row`` until ``connection``'s transaction commits (PostgreSQL)."""
+        pending = self._pending.get(key)
+        if pending is None:
+            rows: list[dict[str, Any]] = []
+
+            def on_commit(conn: Any) -> None:
+                if rows:
+                    batch = rows[:]
+                    rows.clear()
+                    self._insert(conn, schema, batch)
+
+            def on_rollback(conn: Any) -> None:
+                rows.clear()
+
+            event.listen(connection, "commit", on_commit)
+            event.listen(connection, "rollback", on_rollback)
+            pending = self._pending[key] = (connection, schema, rows, on_commit, on_rollback)
+        pending[2].append(row)
+
+    def finish(self, *, failed: bool) -> None:
+        """At the end of the run: rows still held belong to a transaction that is still
+        open (the API's ``connection=``, the caller's transaction): written into it, unless
+        the run failed. The listeners are removed either way."""
+        for connection, schema, rows, on_commit, on_rollback in self._pending.values():
+            with contextlib.suppress(Exception):
+                event.remove(connection, "commit", on_commit)
+                event.remove(connection, "rollback", on_rollback)
+            if rows and not failed and not connection.closed and connection.in_transaction():
+                batch = rows[:]
+                rows.clear()
+                self._insert(connection, schema, batch)
+        self._pending.clear()
+
+    def _insert(self, connection: Any, schema: str | None, rows: list[dict[str, Any]]) -> None:
+        """The INSERT of ``rows``, compiled once per run and dialect and sent as the
+        driver's text: no statement-cache lookup over nineteen columns per row."""
+        key = (connection.dialect, schema)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            compiled = (
+                history_table(schema)
+                .insert()
+                .compile(dialect=connection.dialect, column_keys=COLUMNS)
+            )
+            processors: dict[str, Any] = dict(compiled._bind_processors)
+            names = tuple(compiled.positiontup or ())
+            prepared = self._prepared[key] = (str(compiled), names, processors)
+        sql, names, processors = prepared
+        params: list[Any] = []
+        for row in rows:
+            values = {
+                name: processors[name](row[name])
+                if row[name] is not None and name in processors
+                else row[name]
+                for name in COLUMNS
+            }
+            params.append(tuple(values[n] for n in names) if names else values)
+        connection.exec_driver_sql(sql, params if len(params) > 1 else params[0])
 
     def _give_up(self, key: int, exc: BaseException) -> None:
         self._state[key] = OFF
@@ -166,7 +251,7 @@ class Recorder:
             "heads": ",".join(sorted(heads))[:1000],
             "message": ((up.doc if up is not None else "") or "")[:255],
             "script": os.path.basename(path)[:255] if path else None,
-            "checksum": checksum_file(path),
+            "checksum": checksum_of(up),
             "started_at": started,
             "finished_at": finished,
             "duration": duration,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..results import HistoryEntry, Validation, ValidationProblem
-from .checksum import checksum_file
+from .checksum import checksum_of
 from .read import last_applying
 
 
@@ -71,7 +71,7 @@ def validate(
                 unrecorded.append(rev)
                 continue
             checked.append(rev)
-            now = checksum_file(script.path)
+            now = checksum_of(script)
             if now != entry.checksum:
                 name = entry.script or rev
                 when = f"{entry.finished_at:%Y-%m-%d %H:%M:%S} UTC"
