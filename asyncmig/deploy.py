@@ -332,9 +332,14 @@ class Run:
             if held is not None:
                 self.held.append(held)
                 self._locked.add(where)
-        if self.history is not None and backend in ("mysql", "mariadb"):
+        if (
+            self.history is not None
+            and backend in ("mysql", "mariadb")
+            and not (not own and connection.in_transaction())
+        ):
             # CREATE TABLE commits on MySQL: done here, under the lock, before the
-            # migration transaction begins (elsewhere with the first step's row).
+            # migration transaction begins (elsewhere with the first step's row); never
+            # in a transaction of the caller's (the API's connection=), which it would commit.
             with sessions.own_transaction(connection):
                 self.history.prepare(id(track), connection, track.version_table_schema)
 

@@ -18,11 +18,20 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from asyncmig.cli import app
+from asyncmig.options import CI_COMMIT_VARIABLES
 
 PG_HOST = os.environ.get("ASYNCMIG_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 MARIADB_HOST = os.environ.get("ASYNCMIG_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
 
-_ENV_PREFIXES = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS", "NO_COLOR")
+_ENV_PREFIXES = (
+    "ASYNCMIG_",
+    "DATABASE_URL",
+    "ALEMBIC_CONFIG",
+    "GITHUB_ACTIONS",
+    "NO_COLOR",
+    # --deploy-id's default: a CI job's commit would show up in every history row
+    *CI_COMMIT_VARIABLES,
+)
 
 
 @pytest.fixture(autouse=True)
