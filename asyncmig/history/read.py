@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..errors import ConfigError
 from ..results import HistoryEntry
-from .table import exists, history_table
+from .table import exists, table_for
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -22,7 +22,7 @@ def read_entries(connection: Any, schema: str | None) -> tuple[tuple[HistoryEntr
     """Every row, oldest first, and whether the table exists at all."""
     if not exists(connection, schema):
         return (), False
-    table = history_table(schema)
+    table = table_for(connection, schema)
     rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
     entries = tuple(
         HistoryEntry(

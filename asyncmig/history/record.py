@@ -39,7 +39,7 @@ from sqlalchemy import event
 
 from . import TABLE_NAME
 from .checksum import checksum_of
-from .table import ensure, history_table
+from .table import ensure, table_for
 
 #: The columns a row gives (``id`` is the database's).
 COLUMNS = [
@@ -198,7 +198,7 @@ class Recorder:
         prepared = self._prepared.get(key)
         if prepared is None:
             compiled = (
-                history_table(schema)
+                table_for(connection, schema)
                 .insert()
                 .compile(dialect=connection.dialect, column_keys=COLUMNS)
             )
