@@ -215,6 +215,8 @@ class Recorder:
                 for name in COLUMNS
             }
             params.append(tuple(values[n] for n in names) if names else values)
+        if len(params) == 1 and _aiosqlite_execute(connection, sql, params[0]):
+            return
         connection.exec_driver_sql(sql, params if len(params) > 1 else params[0])
 
     def _give_up(self, key: int, exc: BaseException) -> None:
@@ -259,3 +261,21 @@ class Recorder:
             "application_name": application if url.get_backend_name() == "postgresql" else None,
             **self.constant(),
         }
+
+
+def _aiosqlite_execute(connection: Any, sql: str, params: Any) -> bool:
+    """On aiosqlite, run ``sql`` with one trip to its thread instead of SQLAlchemy's three
+    (cursor, execute, close): SQLite commits each step on its own, so its row cannot wait
+    for a batch, and at 300 revisions the two extra trips per row were 2% of an upgrade.
+    The statement joins the transaction SQLAlchemy holds on that connection (the same
+    sqlite3 connection). False when the driver is another one: the caller executes it."""
+    if connection.dialect.driver != "aiosqlite":
+        return False
+    inner = getattr(getattr(connection.connection, "dbapi_connection", None), "_connection", None)
+    execute = getattr(inner, "execute", None)
+    if execute is None:
+        return False
+    from sqlalchemy.util.concurrency import await_
+
+    await_(execute(sql, params))
+    return True
