@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
 configuration error; 3 database unreachable; 4 pending revisions or model drift
 (status, check, current --check-heads), a safety finding (lint, verify) or a
-history problem (validate); 5 the migration lock was not acquired within the
---lock-timeout; 130 interrupted (SIGINT); 143 terminated (SIGTERM)."""
+history problem (validate); 5 migration lock not acquired in time (--lock-timeout);
+130 interrupted (SIGINT); 143 terminated (SIGTERM)."""
 
 
 @dataclass
