@@ -48,6 +48,23 @@ LintOpt = Annotated[
         help="Lint the revisions first (asyncmig lint); exit 4 on an error-level finding.",
     ),
 ]
+ValidateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--validate",
+        help="Validate the history first (asyncmig validate); exit 4 on a problem, before "
+        "anything is applied.",
+    ),
+]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "-a",
+        "--all",
+        help="Every revision, applied or pending, with when and by which deploy it was "
+        "applied (from the history table).",
+    ),
+]
 MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
 BranchLabelOpt = Annotated[
     str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
@@ -267,32 +284,18 @@ def upgrade_cmd(
     tag: TagOpt = None,
     json_out: JsonOpt = False,
     lint: LintOpt = False,
-    validate: Annotated[
-        bool,
-        typer.Option(
-            "--validate",
-            help="Validate the history first (asyncmig validate); exit 4 on a "
-            "problem, before anything is applied.",
-        ),
-    ] = False,
+    validate: ValidateOpt = False,
 ) -> None:
     """Upgrade the database to a later revision."""
     from . import commands
-    from .cli_history import validate_gate
-    from .cli_safety import lint_gate
-
-    def gate(rt: Runtime) -> None:
-        if validate and not sql:
-            validate_gate(rt)
-        if lint:
-            lint_gate(ctx, rt, revision, sql)
+    from .cli_history import upgrade_gate
 
     _migrate(
         ctx,
         lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag),
         sql=sql,
         json_out=json_out,
-        gate=gate,
+        gate=upgrade_gate(ctx, revision, sql, lint=lint, validate=validate),
     )
 
 
@@ -372,15 +375,7 @@ def current_cmd(
 def status_cmd(
     ctx: typer.Context,
     json_out: JsonOpt = False,
-    all_revisions: Annotated[
-        bool,
-        typer.Option(
-            "-a",
-            "--all",
-            help="Every revision, applied or pending, with when and by which "
-            "deploy it was applied (from the history table).",
-        ),
-    ] = False,
+    all_revisions: AllOpt = False,
 ) -> None:
     """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
     from . import commands, render

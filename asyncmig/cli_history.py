@@ -7,6 +7,7 @@ Each function imports what it needs when it runs, so ``asyncmig --help`` stays f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -89,6 +90,24 @@ def validate_gate(rt: Runtime) -> None:
 
         render_history.validate(Printer(sys.stderr, sys.stderr, quiet=rt.quiet), result)
     _refuse(result, ": not upgrading")
+
+
+def upgrade_gate(
+    ctx: typer.Context, revision: str, sql: bool, *, lint: bool, validate: bool
+) -> Callable[[Runtime], None] | None:
+    """What ``upgrade`` runs first: ``--validate`` (not with ``--sql``), then ``--lint``."""
+    if not (lint or (validate and not sql)):
+        return None
+
+    def gate(rt: Runtime) -> None:
+        from .cli_safety import lint_gate
+
+        if validate and not sql:
+            validate_gate(rt)
+        if lint:
+            lint_gate(ctx, rt, revision, sql)
+
+    return gate
 
 
 def status_all(ctx: typer.Context, json_out: bool) -> None:

@@ -332,16 +332,10 @@ class Run:
             if held is not None:
                 self.held.append(held)
                 self._locked.add(where)
-        if (
-            self.history is not None
-            and backend in ("mysql", "mariadb")
-            and not (not own and connection.in_transaction())
-        ):
-            # CREATE TABLE commits on MySQL: done here, under the lock, before the
-            # migration transaction begins (elsewhere with the first step's row); never
-            # in a transaction of the caller's (the API's connection=), which it would commit.
-            with sessions.own_transaction(connection):
-                self.history.prepare(id(track), connection, track.version_table_schema)
+        if self.history is not None and backend in ("mysql", "mariadb"):
+            # CREATE TABLE commits on MySQL: made here, under the lock, before the
+            # migration transaction (elsewhere with the first step's row).
+            self.history.prepare(track, connection, own=own)
 
     def _connect_once(self, dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float) -> Any:
         """One connect try, bounded by ``bound`` seconds where the driver lets us."""
@@ -414,15 +408,7 @@ class Run:
             if track.offline:
                 return
             if self.history is not None:
-                self.history.record(
-                    id(track),
-                    ctx.connection,
-                    track.version_table_schema,
-                    step,
-                    direction,
-                    duration,
-                    heads,
-                )
+                self.history.record(track, ctx.connection, step, direction, duration, heads)
             self.config.events.step(applied, len(track.steps), len(track.planned) or None)
 
         return on_version_apply

@@ -450,3 +450,26 @@ def test_parse_since() -> None:
     assert parse_since("2026-12-01T10:00+01:00") == datetime.datetime(2026, 12, 1, 9, 0)
     with pytest.raises(ConfigError):
         parse_since("soon")
+
+
+# -- PostgreSQL: rows held until the transaction commits ------------------------------------
+def test_pg_failed_run_leaves_the_rows_of_what_committed(
+    cli: Callable[..., Result], project: Project, pg_url: str
+) -> None:
+    """One transaction for the run: a failing revision leaves no row. One transaction per
+    revision: the rows of the revisions before it, each committed with its step."""
+    ids = project.revisions(4, fail_at=3)
+    result = cli("-q", "--url", pg_url, "upgrade", "head")
+    assert result.exit_code == ExitCode.FAILED, result.output
+    assert log_rows(cli, pg_url) == []
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "run_migrations(target_metadata=target_metadata)",
+            "run_migrations(target_metadata=target_metadata, transaction_per_migration=True)",
+        )
+    )
+    result = cli("-q", "--url", pg_url, "upgrade", "head")
+    assert result.exit_code == ExitCode.FAILED, result.output
+    assert [r["revision"] for r in log_rows(cli, pg_url)] == ids[:2]
+    ok(cli("-q", "--url", pg_url, "validate"))

@@ -105,25 +105,26 @@ class Recorder:
             }
         return self._constant
 
-    def prepare(self, key: int, connection: Any, schema: str | None) -> None:
+    def prepare(self, track: Any, connection: Any, *, own: bool) -> None:
         """MySQL/MariaDB: create the table before the migration transaction (its DDL
-        would commit the transaction); the caller holds the migration lock."""
+        would commit the transaction); the caller holds the migration lock. Never in a
+        transaction of the caller's (``own`` False: the API's ``connection=``)."""
+        if not own and connection.in_transaction():
+            return
+        from ..sessions import own_transaction
+
         try:
-            ensure(connection, schema)
+            with own_transaction(connection):
+                ensure(connection, track.version_table_schema)
         except Exception as exc:
-            self._give_up(key, exc)
+            self._give_up(id(track), exc)
 
     def record(
-        self,
-        key: int,
-        connection: Any,
-        schema: str | None,
-        step: Any,
-        direction: str,
-        duration: float,
-        heads: Any,
+        self, track: Any, connection: Any, step: Any, direction: str, duration: float, heads: Any
     ) -> None:
-        """Write the row of ``step`` (Alembic's ``MigrationInfo``) on ``connection``."""
+        """Write the row of ``step`` (Alembic's ``MigrationInfo``) on ``connection``, the
+        migration connection of ``track`` (:class:`asyncmig.tracks.Track`)."""
+        key, schema = id(track), track.version_table_schema
         state = self._state.get(key, UNKNOWN)
         if state == OFF:
             return
