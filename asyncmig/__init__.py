@@ -17,6 +17,7 @@ __all__ = [
     "DatabaseUnreachable",
     "Events",
     "ExitCode",
+    "HistoryMismatch",
     "Interrupted",
     "LockTimeout",
     "MigrationError",
@@ -36,10 +37,12 @@ __all__ = [
     "ensure_version",
     "heads",
     "lint",
+    "log",
     "plan",
     "stamp",
     "status",
     "upgrade",
+    "validate",
     "verify",
 ]
 
@@ -51,10 +54,12 @@ if TYPE_CHECKING:
         ensure_version,
         heads,
         lint,
+        log,
         plan,
         stamp,
         status,
         upgrade,
+        validate,
         verify,
     )
     from .errors import (
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
         ConfigError,
         DatabaseUnreachable,
         ExitCode,
+        HistoryMismatch,
         Interrupted,
         LockTimeout,
         MigrationError,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from typing_extensions import Unpack
 
+    from .results import HistoryLog, Validation
     from .safety.report import LintReport, VerifyReport
 
 T = TypeVar("T")
@@ -208,3 +209,22 @@ async def verify(
     ``report.ok`` says whether all passed."""
     settings = resolve_settings(**options)
     return await _run(lambda rt: commands.verify(rt, scratch_url), settings, None, None)
+
+
+# -- the schema history (asyncmig.history) -----------------------------------------------------
+async def log(
+    *, since: str | None = None, revision: str | None = None, **options: Unpack[ConfigOptions]
+) -> HistoryLog:
+    """The history table's rows, oldest first (``since``: a date or an age such as ``7d``;
+    ``revision``: an id or its beginning)."""
+    settings = resolve_settings(**options)
+    return await _run(
+        lambda rt: commands.log(rt, since=since, revision=revision), settings, None, None
+    )
+
+
+async def validate(**options: Unpack[ConfigOptions]) -> Validation:
+    """Applied revisions against their files and the version table; ``result.ok`` says
+    whether all is well (the API returns the problems instead of raising)."""
+    settings = resolve_settings(**options)
+    return await _run(commands.validate, settings, None, None)

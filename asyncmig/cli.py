@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 EXIT_CODES = """Exit codes: 0 success; 1 a migration or command failed; 2 usage or
 configuration error; 3 database unreachable; 4 pending revisions or model drift
-(status, check, current --check-heads), or a safety finding (lint, verify); 5
-migration lock not acquired within --lock-timeout; 130 interrupted (SIGINT); 143
-terminated (SIGTERM)."""
+(status, check, current --check-heads), a safety finding (lint, verify) or a
+history problem (validate); 5 migration lock not acquired in time (--lock-timeout);
+130 interrupted (SIGINT); 143 terminated (SIGTERM)."""
 
 
 @dataclass
@@ -154,6 +154,10 @@ def _global_options(ctx: typer.Context, **given: Any) -> None:
         value = given.get(name)
         if value is None or value == []:
             continue
+        if spec.cli == "off":  # --no-history: given means False, absent leaves it unset
+            if value:
+                options[name] = False
+            continue
         if spec.cli == "list":
             value = tuple(value)
         elif spec.parse is not None:
@@ -172,7 +176,12 @@ def _typer_parameters() -> list[inspect.Parameter]:
     """The callback's parameters, one per global option of :mod:`asyncmig.options`."""
     from .options import CLI_ONLY, specs
 
-    kinds: dict[str, Any] = {"str": str | None, "list": list[str] | None, "bool": bool}
+    kinds: dict[str, Any] = {
+        "str": str | None,
+        "list": list[str] | None,
+        "bool": bool,
+        "off": bool,
+    }
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     ]
@@ -185,7 +194,7 @@ def _typer_parameters() -> list[inspect.Parameter]:
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=False if spec.cli == "bool" else None,
+                default=False if spec.cli in ("bool", "off") else None,
                 annotation=Annotated[kinds[spec.cli], option],
             )
         )
@@ -259,8 +268,8 @@ def runtime_of(ctx: typer.Context, json_mode: bool = False) -> tuple[Runtime, Pr
 
 
 # The commands are defined beside, on ``app`` (imported for their side effect; cli_safety:
-# lint, verify).
-from . import cli_commands, cli_safety  # noqa: E402, F401
+# lint, verify; cli_history: log, validate; cli_fleet: the fleet group).
+from . import cli_commands, cli_history, cli_safety  # noqa: E402, F401
 from .cli_fleet import fleet_app  # noqa: E402
 
 app.add_typer(fleet_app, name="fleet")
@@ -307,7 +316,7 @@ def app_for(argv: list[str]) -> typer.Typer:
     takes_value = {
         flag
         for spec in (*specs().values(), *CLI_ONLY.values())
-        if spec.cli != "bool"
+        if spec.cli not in ("bool", "off")
         for flag in spec.flags
     }
     words = iter(argv)
@@ -315,7 +324,7 @@ def app_for(argv: list[str]) -> typer.Typer:
         if word in takes_value:
             next(words, None)
         elif word.startswith("-"):
-            if "=" not in word and word not in _BOOL_GLOBALS:
+            if "=" not in word and word not in _BOOL_GLOBALS and word not in _off_flags():
                 return app  # --help, --version, completion, or a mistake: the whole app
         else:
             commands = [info for info in app.registered_commands if info.name == word]
@@ -332,3 +341,10 @@ def app_for(argv: list[str]) -> typer.Typer:
 
 #: Global flags that take no value and let the command run (help and version do not).
 _BOOL_GLOBALS = frozenset({"-q", "--quiet", "--traceback", "--raiseerr"})
+
+
+def _off_flags() -> frozenset[str]:
+    """The options' flags that take no value (``--no-history``)."""
+    from .options import specs
+
+    return frozenset(flag for spec in specs().values() if spec.cli == "off" for flag in spec.flags)

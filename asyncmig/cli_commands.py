@@ -48,6 +48,23 @@ LintOpt = Annotated[
         help="Lint the revisions first (asyncmig lint); exit 4 on an error-level finding.",
     ),
 ]
+ValidateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--validate",
+        help="Validate the history first (asyncmig validate); exit 4 on a problem, before "
+        "anything is applied.",
+    ),
+]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "-a",
+        "--all",
+        help="Every revision, applied or pending, with when and by which deploy it was "
+        "applied (from the history table).",
+    ),
+]
 MessageOpt = Annotated[str | None, typer.Option("-m", "--message", help="Message of the revision.")]
 BranchLabelOpt = Annotated[
     str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
@@ -267,17 +284,18 @@ def upgrade_cmd(
     tag: TagOpt = None,
     json_out: JsonOpt = False,
     lint: LintOpt = False,
+    validate: ValidateOpt = False,
 ) -> None:
     """Upgrade the database to a later revision."""
     from . import commands
-    from .cli_safety import lint_gate
+    from .cli_history import upgrade_gate
 
     _migrate(
         ctx,
         lambda rt: commands.upgrade(rt, revision, sql=sql, tag=tag),
         sql=sql,
         json_out=json_out,
-        gate=(lambda rt: lint_gate(ctx, rt, revision, sql)) if lint else None,
+        gate=upgrade_gate(ctx, revision, sql, lint=lint, validate=validate),
     )
 
 
@@ -354,9 +372,19 @@ def current_cmd(
 
 
 @app.command("status")
-def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+def status_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    all_revisions: AllOpt = False,
+) -> None:
     """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
     from . import commands, render
+
+    if all_revisions:
+        from .cli_history import status_all
+
+        status_all(ctx, json_out)
+        return
 
     rt, printer = runtime_of(ctx, json_out)
     status = commands.status(rt)

@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy.engine import Connection, Engine
@@ -35,11 +35,15 @@ from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
 from .errors import ConfigError
 from .events import Events
+from .history import autogenerate_filter
 from .results import Step
 from .revindex import RevisionIndex
 from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
 from .urls import mask_url
 from .watchdog import MARGIN, Watchdog
+
+if TYPE_CHECKING:
+    from .history.record import Recorder
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,12 @@ class Run:
         self.watchdog = Watchdog(timeout + MARGIN) if timeout else None
         #: Revision files read from an index instead of imported (asyncmig.revindex).
         self.revision_index = RevisionIndex() if config.options.get("revision_index") else None
+        #: Writes each step to the history table (asyncmig.history), unless --no-history.
+        self.history: Recorder | None = None
+        if config.writes and config.options.get("history"):
+            from .history.record import Recorder
+
+            self.history = Recorder.from_options(config.options, config.events.notice)
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -141,6 +151,11 @@ class Run:
         if callable(callbacks):
             callbacks = (callbacks,)
         kw["on_version_apply"] = (*callbacks, self._on_version_apply(track))
+        # The history table is asyncmig's, as the version table is Alembic's: autogenerate
+        # must not propose to drop it (even with --no-history: an earlier run made it).
+        kw["include_name"] = autogenerate_filter(
+            kw.get("include_name"), kw.get("version_table_schema")
+        )
         self._wrap_plan(env)
         if self.config.quiet and self._log_level is None:
             logger = logging.getLogger("alembic")
@@ -235,6 +250,9 @@ class Run:
         is ending in an error, see :meth:`asyncmig.locks.HeldLock.release`)."""
         from sqlalchemy.exc import SQLAlchemyError
 
+        if self.history is not None:
+            # Rows held for a transaction still open (the API's connection=) go into it.
+            self.history.finish(failed=failed or self.lost)
         if self.lost:
             # Nobody answers: the server ends the session, and its lock with it.
             self.held = [held for held in self.held if held.connection is None]
@@ -324,12 +342,15 @@ class Run:
             return
         name = locks.lock_name(track.version_table, track.version_table_schema)
         where = (connection.engine.url.render_as_string(hide_password=True), name)
-        if where in self._locked:
-            return  # this run holds it already (two engines on one database)
-        held = locks.acquire(connection, name, config.lock_timeout, config.events.notice)
-        if held is not None:
-            self.held.append(held)
-            self._locked.add(where)
+        if where not in self._locked:  # else this run holds it (two engines, one database)
+            held = locks.acquire(connection, name, config.lock_timeout, config.events.notice)
+            if held is not None:
+                self.held.append(held)
+                self._locked.add(where)
+        if self.history is not None and backend in ("mysql", "mariadb"):
+            # CREATE TABLE commits on MySQL: made here, under the lock, before the
+            # migration transaction (elsewhere with the first step's row).
+            self.history.prepare(track, connection, own=own)
 
     def _connect_once(self, dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float) -> Any:
         """One connect try, bounded by ``bound`` seconds where the driver lets us."""
@@ -401,6 +422,8 @@ class Run:
             track.trail.append(tuple(sorted(heads)))
             if track.offline:
                 return
+            if self.history is not None:
+                self.history.record(track, ctx.connection, step, direction, duration, heads)
             self.config.events.step(applied, len(track.steps), len(track.planned) or None)
 
         return on_version_apply

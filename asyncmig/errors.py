@@ -100,3 +100,11 @@ class UnsafeMigration(PendingMigrations):
     ``verify`` found a revision that does not round-trip, model drift or several heads."""
 
     code = "unsafe"
+
+
+class HistoryMismatch(PendingMigrations):
+    """``validate`` (and ``upgrade --validate``) found an applied revision whose file
+    changed, an applied revision with no file, or a history that disagrees with the
+    version table."""
+
+    code = "history_mismatch"

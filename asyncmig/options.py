@@ -105,6 +105,26 @@ def check_application_name(name: str, label: str) -> str:
     return name
 
 
+#: Where CI systems and hosting platforms put the commit being deployed (``--deploy-id``'s
+#: default), in the order they are looked at.
+CI_COMMIT_VARIABLES = (
+    "GITHUB_SHA",  # GitHub Actions
+    "CI_COMMIT_SHA",  # GitLab CI
+    "BITBUCKET_COMMIT",  # Bitbucket Pipelines
+    "CIRCLE_SHA1",  # CircleCI
+    "BUILDKITE_COMMIT",  # Buildkite
+    "DRONE_COMMIT_SHA",  # Drone, Woodpecker
+    "TRAVIS_COMMIT",  # Travis CI
+    "BUILD_SOURCEVERSION",  # Azure Pipelines
+    "CODEBUILD_RESOLVED_SOURCE_VERSION",  # AWS CodeBuild
+    "GIT_COMMIT",  # Jenkins
+    "SOURCE_VERSION",  # Heroku
+    "RENDER_GIT_COMMIT",  # Render
+    "RAILWAY_GIT_COMMIT_SHA",  # Railway
+    "VERCEL_GIT_COMMIT_SHA",  # Vercel
+)
+
+
 @dataclass(frozen=True)
 class Spec:
     """How one option is spelled and read outside Python."""
@@ -122,7 +142,8 @@ class Spec:
     parse: Callable[[str, str], Any] | None = None
     #: Checks a value given as such (the API's keyword arguments), after ``parse``.
     check: Callable[[Any, str], Any] | None = None
-    #: The CLI parameter's kind: ``str``, ``list`` (repeatable) or ``bool``.
+    #: The CLI parameter's kind: ``str``, ``list`` (repeatable), ``bool``, or ``off`` (a flag
+    #: such as ``--no-history`` that sets a default-true option to False).
     cli: str = "str"
     #: Shown in show-config's ``asyncmig`` table.
     shown: bool = False
@@ -130,6 +151,8 @@ class Spec:
     applies_to: str = "every command"
     #: The variable is documented but resolved elsewhere (``ALEMBIC_CONFIG``, URL variables).
     env_note: str | None = None
+    #: Variables read after ``env`` when it is unset (CI systems' commit variables).
+    fallback_env: tuple[str, ...] = ()
 
 
 def _spec(*parts: Any) -> Spec:
@@ -263,6 +286,32 @@ class Options(TypedDict, total=False):
             applies_to="commands that read the revision files",
         ),
     ]
+    history: Annotated[
+        bool | None,
+        Spec(
+            ("--no-history",),
+            "Record each step in the asyncmig_history table (default true; --no-history: do not).",
+            env="ASYNCMIG_HISTORY",
+            ini="asyncmig.history",
+            default=True,
+            parse=parse_bool,
+            cli="off",
+            shown=True,
+            applies_to="upgrade, downgrade, stamp",
+        ),
+    ]
+    deploy_id: Annotated[
+        str | None,
+        Spec(
+            ("--deploy-id",),
+            "The deploy recorded with each step in the history (default: the commit of the "
+            "CI run: GITHUB_SHA, CI_COMMIT_SHA, ...).",
+            env="ASYNCMIG_DEPLOY_ID",
+            fallback_env=CI_COMMIT_VARIABLES,
+            shown=True,
+            applies_to="upgrade, downgrade, stamp",
+        ),
+    ]
     cwd: Annotated[
         str | os.PathLike[str] | None,
         Spec((), "API only: the directory to find the config in (default: the process's)."),
@@ -295,6 +344,10 @@ def resolve_value(
     if spec.env and spec.env in env:
         text, source = env[spec.env]
         return _read(spec, text, spec.env), source
+    for variable in spec.fallback_env:
+        if env.get(variable, ("", ""))[0]:
+            text, source = env[variable]
+            return _read(spec, text, variable), source
     if spec.ini and spec.ini in ini:
         return _read(spec, ini[spec.ini], spec.ini), spec.ini
     return spec.default, "default"

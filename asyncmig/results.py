@@ -168,3 +168,127 @@ class Branches:
     """The branch points: each revision with the revisions that follow it."""
 
     points: tuple[tuple[Any, tuple[Any, ...]], ...]
+
+
+# -- the schema history (asyncmig.history) ------------------------------------------------
+def _utc(moment: Any) -> str | None:
+    """A stored UTC time as ISO 8601 with its zone (the table keeps it without one)."""
+    return moment.isoformat() + "Z" if moment is not None else None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of ``asyncmig_history``: a step as it ran."""
+
+    id: int
+    revision: str
+    direction: str
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    #: The version table's heads once the step was done.
+    heads: tuple[str, ...]
+    message: str
+    script: str | None
+    checksum: str | None
+    started_at: Any
+    finished_at: Any
+    duration: float
+    asyncmig_version: str
+    alembic_version: str
+    hostname: str
+    os_user: str
+    db_user: str | None
+    application_name: str | None
+    deploy_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("from_revisions", "to_revisions", "heads"):
+            data[name] = list(data[name])
+        data["started_at"] = _utc(self.started_at)
+        data["finished_at"] = _utc(self.finished_at)
+        data["duration"] = round(self.duration, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class HistoryLog:
+    """``log``: the history rows, oldest first, as filtered."""
+
+    entries: tuple[HistoryEntry, ...]
+    #: Whether the table exists (a database migrated before history has none).
+    recorded: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recorded": self.recorded, "entries": [e.to_json() for e in self.entries]}
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    """One revision in ``status --all``: applied or pending, and when and by which deploy."""
+
+    revision: str
+    message: str
+    applied: bool
+    #: The last row that applied (or stamped) it; None when it ran before history began.
+    entry: HistoryEntry | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry = self.entry
+        return {
+            "revision": self.revision,
+            "message": self.message,
+            "state": "pending" if not self.applied else entry.direction if entry else "applied",
+            "applied_at": _utc(entry.finished_at) if self.applied and entry else None,
+            "deploy_id": entry.deploy_id if self.applied and entry else None,
+        }
+
+
+@dataclass(frozen=True)
+class FullStatus:
+    """``status --all``: every revision from base to the heads."""
+
+    status: Status
+    revisions: tuple[RevisionState, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.status.to_json(), "revisions": [r.to_json() for r in self.revisions]}
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    """What ``validate`` found wrong: ``changed``, ``missing`` or ``disagrees``."""
+
+    kind: str
+    message: str
+    revision: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """``validate``: the applied revisions against their files and the version table."""
+
+    current: tuple[str, ...]
+    #: Applied revisions whose file was compared with the checksum recorded when it ran.
+    checked: tuple[str, ...]
+    #: Applied revisions with no history row (applied before history began).
+    unrecorded: tuple[str, ...]
+    problems: tuple[ValidationProblem, ...]
+    recorded: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "recorded": self.recorded,
+            "current": list(self.current),
+            "checked": list(self.checked),
+            "unrecorded": list(self.unrecorded),
+            "problems": [p.to_json() for p in self.problems],
+        }

@@ -10,6 +10,8 @@ bytecode), keyed by file name, modification time and size, and stands a
 :class:`LazyModule` in for each unchanged file: the real module is imported on
 the first access to anything else. A changed, added or removed file is read
 again, exactly that one. A folder that cannot be written to simply has no index.
+It also keeps each file's checksum for the schema history
+(:mod:`asyncmig.history.checksum`), so a step's row costs no second read of its file.
 
 The values are what the module defines at import time: a revision file that
 computes its ``down_revision`` from the environment would need the index off
@@ -30,13 +32,19 @@ from typing import Any
 
 INDEX_NAME = "asyncmig-revisions.json"
 #: Bumped when the stored fields change: an index of another version is ignored.
-FORMAT = 1
+FORMAT = 2
 #: What Script reads from a module while building the revision map.
 FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
 
 
 class LazyModule:
     """A revision module's identifying values, importing the real module on demand."""
+
+    @property
+    def indexed_checksum(self) -> str | None:
+        """The file's checksum as the index recorded it (the file is unchanged since)."""
+        value = self.__dict__["_meta"].get("checksum")
+        return value if isinstance(value, str) else None
 
     def __init__(self, meta: dict[str, Any], load: Callable[[], ModuleType]) -> None:
         self.__dict__["_meta"] = meta
@@ -112,6 +120,10 @@ class Index:
         if meta is None:
             self.entries.pop(path.name, None)
         else:
+            from .history.checksum import checksum_file
+
+            # The history's checksum of the file (asyncmig.history), kept with the rest.
+            meta["checksum"] = checksum_file(path)
             self.entries[path.name] = {
                 "mtime_ns": stat.st_mtime_ns,
                 "size": stat.st_size,

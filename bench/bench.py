@@ -12,6 +12,7 @@ alternating order (who goes first flips each repeat) and reports medians.
     python bench/bench.py --only path           # only the in-process migration path, N=300
     python bench/bench.py --only lint           # lint base:head against upgrade base:head --sql
     python bench/bench.py --only fleet          # 200 schemas × 20 revisions: fleet vs a loop
+    python bench/bench.py --only history        # fresh upgrade: history table vs --no-history
 
 A second part (``--only path``) times the migration call alone, inside one process after all
 imports: ``alembic.command.upgrade`` (asyncmig's hooks inactive) against
@@ -26,10 +27,15 @@ A fourth part (``--only fleet``, bench/_fleet.py) times ``asyncmig fleet upgrade
 tenant schemas × 20 revisions with ``--jobs 1,4,8`` against a serial loop of plain ``alembic
 -x tenant=NAME upgrade head`` processes (Alembic's cookbook env.py); it runs only when asked.
 
+A fifth part (``--only history``) checks that recording each step in ``asyncmig_history``
+costs nothing measurable: the fresh ``asyncmig upgrade head`` against ``asyncmig --no-history
+upgrade head`` on the same project, within 1.03x.
+
 Results go to docs/performance.md between the ``bench:start`` / ``bench:end`` markers, the
-path part between ``bench:path:start`` / ``bench:path:end``, and the lint part between
+path part between ``bench:path:start`` / ``bench:path:end``, the lint part between
 ``bench:lint:start`` / ``bench:lint:end``, the fleet part between ``bench:fleet:start`` /
-``bench:fleet:end``.
+``bench:fleet:end``, and the history part between ``bench:history:start`` /
+``bench:history:end``.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 PATH_START, PATH_END = "<!-- bench:path:start -->", "<!-- bench:path:end -->"
 LINT_START, LINT_END = "<!-- bench:lint:start -->", "<!-- bench:lint:end -->"
+HISTORY_START, HISTORY_END = "<!-- bench:history:start -->", "<!-- bench:history:end -->"
+#: The history issue's no-measurable-cost check: with history / --no-history, fresh upgrade.
+HISTORY_LIMIT = 1.03
 #: The safety issue's hidden-cost check: lint / upgrade --sql over the same range.
 LINT_LIMIT = 2.0
 CHILD = Path(__file__).resolve().parent / "_path_child.py"
@@ -214,6 +223,8 @@ class Backend:
 class Sample:
     seconds: float
     rss_kib: int
+    #: The child's own CPU time (user + system): steadier than wall time on a busy machine.
+    cpu: float = 0.0
 
 
 class Failed(Exception):
@@ -236,7 +247,7 @@ def run(cmd: list[str], cwd: Path) -> Sample:
             )
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss
-    return Sample(elapsed, rss)
+    return Sample(elapsed, rss, usage.ru_utime + usage.ru_stime)
 
 
 @dataclass
@@ -548,6 +559,93 @@ def lint_report(rows: list[LintRow], backends: list[Backend], args: argparse.Nam
     )
 
 
+# -- the history table's cost (--only history) -------------------------------------------
+#: Mode -> the global options of the timed ``asyncmig upgrade head`` (fresh database).
+HISTORY_MODES = {"history": [], "--no-history": ["--no-history"]}
+
+
+@dataclass
+class HistoryRow:
+    backend: str
+    n: int
+    seconds: dict[str, list[float]] = field(
+        default_factory=lambda: {mode: [] for mode in HISTORY_MODES}
+    )
+    cpu: dict[str, list[float]] = field(
+        default_factory=lambda: {mode: [] for mode in HISTORY_MODES}
+    )
+
+    def median(self, mode: str, kind: str = "seconds") -> float | None:
+        s = (self.seconds if kind == "seconds" else self.cpu)[mode]
+        return statistics.median(s) if s else None
+
+    def ratio(self, kind: str = "seconds") -> float | None:
+        a, b = self.median("history", kind), self.median("--no-history", kind)
+        return a / b if a is not None and b else None
+
+    def spread(self) -> float | None:
+        ranges = [max(s) - min(s) for s in self.seconds.values() if s]
+        return max(ranges) if ranges else None
+
+
+def bench_history(
+    backend: Backend, n: int, repeat: int, work: Path, log: Callable[[str], None]
+) -> HistoryRow:
+    """One project; per repeat and mode a fresh database and one ``upgrade head``."""
+    project = work / f"history-{backend.name}-{n}"
+    url = backend.url(project, "history", n)
+    make_project(project, "asyncmig", n, url)
+    run([ASYNCMIG, "heads"], project)  # untimed: compile the revision files' bytecode
+    row = HistoryRow(backend.name, n)
+    modes = list(HISTORY_MODES)
+    for r in range(repeat + 1):
+        for mode in modes if r % 2 == 0 else reversed(modes):
+            backend.reset(project, url)
+            sample = run([ASYNCMIG, *HISTORY_MODES[mode], "upgrade", "head"], project)
+            if r:  # the first round only warms the OS caches and the server
+                row.seconds[mode].append(sample.seconds)
+                row.cpu[mode].append(sample.cpu)
+        log(f"  history {backend.name} N={n}: " + (f"repeat {r}/{repeat} done" if r else "warm-up"))
+    return row
+
+
+def history_report(
+    rows: list[HistoryRow], backends: list[Backend], args: argparse.Namespace
+) -> str:
+    lines = [
+        "| backend | N | `--no-history` s | history s | ratio | spread ms | `--no-history` CPU s "
+        "| history CPU s | CPU ratio | limit | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        ratio, cpu_ratio = row.ratio(), row.ratio("cpu")
+        spread = row.spread()
+        met = "—" if ratio is None else ("yes" if ratio <= HISTORY_LIMIT else "**no**")
+        lines.append(
+            f"| {row.backend} | {row.n} | {fmt_s(row.median('--no-history'))} | "
+            f"{fmt_s(row.median('history'))} | {fmt_ratio(ratio)} | "
+            f"{'—' if spread is None else f'{spread * 1000:.0f}'} | "
+            f"{fmt_s(row.median('--no-history', 'cpu'))} | {fmt_s(row.median('history', 'cpu'))} "
+            f"| {fmt_ratio(cpu_ratio)} | ≤ {HISTORY_LIMIT:.2f} | {met} |"
+        )
+    return "\n".join(
+        [
+            HISTORY_START,
+            f"Measured {date.today().isoformat()} with `python bench/bench.py --only history "
+            f"--history-n {args.history_n} --repeat {args.repeat} --backend {args.backend}`; "
+            f"{environment(backends)}.",
+            "Times are medians (seconds, process start to exit) of `asyncmig upgrade head` on a",
+            "fresh database, one process per run, the mode that goes first alternating; ratio =",
+            "history / --no-history; spread = the wider max − min of the two columns; CPU = the",
+            "asyncmig process's own user + system time (the database server's is not in it),",
+            "steadier than wall time when other work shares the machine.",
+            "",
+            *lines,
+            HISTORY_END,
+        ]
+    )
+
+
 # -- report -----------------------------------------------------------------------------
 def fmt_s(x: float | None, failed: bool = False) -> str:
     return f"{x:.3f}" if x is not None else "failed" if failed else "—"
@@ -677,10 +775,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("process", "path", "lint", "fleet"),
+        choices=("process", "path", "lint", "fleet", "history"),
         help="process: only the whole-process comparison; path: only the in-process "
         "migration call (alembic.command.upgrade vs asyncmig.commands.upgrade); lint: only "
-        "lint base:head against upgrade base:head --sql",
+        "lint base:head against upgrade base:head --sql; history: only the fresh upgrade with "
+        "the history table against --no-history",
     )
     parser.add_argument("--fleet-tenants", type=int, default=200, help="fleet: schemas")
     parser.add_argument("--fleet-n", type=int, default=20, help="fleet: revisions")
@@ -688,14 +787,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fleet-repeat", type=int, default=1, help="fleet: runs (best kept)")
     parser.add_argument("--path-n", default="300", help="history sizes for the path part")
     parser.add_argument("--lint-n", default="300", help="history sizes for the lint part")
+    parser.add_argument("--history-n", default="300", help="history sizes for the history part")
     parser.add_argument("--no-write", action="store_true", help="don't update docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.n.split(",") if x.strip()]
     path_sizes = [int(x) for x in args.path_n.split(",") if x.strip()]
     lint_sizes = [int(x) for x in args.lint_n.split(",") if x.strip()]
+    history_sizes = [int(x) for x in args.history_n.split(",") if x.strip()]
     do_process, do_path = args.only in (None, "process"), args.only in (None, "path")
     do_lint = args.only in (None, "lint")
+    do_history = args.only in (None, "history")
     names = [x.strip() for x in args.backend.split(",") if x.strip()]
     unknown = set(names) - {"sqlite", "postgresql"}
     if unknown:
@@ -711,6 +813,7 @@ def main(argv: list[str] | None = None) -> None:
     lint_rows: list[LintRow] = []
     fleet_rows: list[Any] = []
     do_fleet = args.only == "fleet"  # minutes long: only when asked
+    history_rows: list[HistoryRow] = []
     try:
         log(f"projects in {work}")
         if do_process:
@@ -733,6 +836,10 @@ def main(argv: list[str] | None = None) -> None:
                 args, work, log, pg_admin=pg_admin, revision_source=revision_source,
                 clean_env=clean_env, asyncmig=ASYNCMIG, alembic=ALEMBIC,
             )  # fmt: skip
+        if do_history:
+            for backend in backends:
+                for n in history_sizes:
+                    history_rows.append(bench_history(backend, n, args.repeat, work, log))
     finally:
         for backend in backends:
             if backend.name == "postgresql":
@@ -761,6 +868,11 @@ def main(argv: list[str] | None = None) -> None:
         print(text)
         if not args.no_write:
             write_doc(text, FLEET_START, FLEET_END, "Fleet")
+    if do_history:
+        text = history_report(history_rows, backends, args)
+        print(text)
+        if not args.no_write:
+            write_doc(text, HISTORY_START, HISTORY_END, "History")
     if not args.no_write:
         log(f"wrote {DOC.relative_to(ROOT)}")
 

@@ -25,6 +25,38 @@ UNIT = TESTS / "unit"
 
 #: asyncmig modules without a tests/unit module: where they are tested instead, and why.
 COVERED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "cli_history": (
+        ("test_history.py",),
+        "argument parsing of log and validate; asserted through the commands",
+    ),
+    "commands/history": (
+        ("test_history.py",),
+        "log, status --all and validate as commands, on the three databases",
+    ),
+    "history/checksum": (
+        ("test_history.py",),
+        "the normalised checksum, asserted against the rows the runs write",
+    ),
+    "history/read": (
+        ("test_history.py",),
+        "reading the history table, through log and status --all",
+    ),
+    "history/record": (
+        ("test_history.py",),
+        "rows written in each step's transaction: a scenario on real databases",
+    ),
+    "history/table": (
+        ("test_history.py",),
+        "the table's definition, created by real runs on the three databases",
+    ),
+    "history/validate": (
+        ("test_history.py",),
+        "validate's verdicts on edited, missing and disagreeing revisions",
+    ),
+    "render_history": (
+        ("test_history.py",),
+        "the text, table and JSON of log, status --all and validate",
+    ),
     "cli_fleet": (
         ("fleet/test_fleet_targets.py", "fleet/test_fleet_schemas.py"),
         "argument parsing of the fleet commands; asserted through the commands it runs",

@@ -1,6 +1,7 @@
 """Every command as a named function taking a :class:`asyncmig.runner.Runtime` and
 returning data; the CLI (:mod:`asyncmig.cli`) renders it, the API returns it."""
 
+from .history import log, status_all, validate
 from .inspect import check, current, plan, status
 from .migrate import downgrade, ensure_version, stamp, upgrade
 from .safety import lint, verify
@@ -16,12 +17,15 @@ __all__ = [
     "heads",
     "history",
     "lint",
+    "log",
     "merge",
     "plan",
     "revision",
     "show",
     "stamp",
     "status",
+    "status_all",
     "upgrade",
+    "validate",
     "verify",
 ]

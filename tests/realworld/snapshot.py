@@ -20,6 +20,9 @@ from sqlalchemy.engine import Connection, Inspector
 
 #: Schemas PostgreSQL creates itself; every other schema of the database is compared.
 _PG_SYSTEM = ("information_schema", "pg_catalog", "pg_toast")
+#: asyncmig's own schema history, which plain alembic does not keep (tests/test_history.py
+#: checks it); every other table is compared.
+_OWN_TABLES = ("asyncmig_history",)
 
 
 def _schemas(conn: Connection, inspector: Inspector) -> list[str | None]:
@@ -91,6 +94,8 @@ def snapshot(sync_url: str) -> list[str]:
                 if schema is not None:
                     lines.append(f"schema {schema}")
                 for name in sorted(inspector.get_table_names(schema=schema)):
+                    if name in _OWN_TABLES:
+                        continue
                     lines.extend(_table_lines(conn, inspector, schema, name))
             return lines
     finally:

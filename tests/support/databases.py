@@ -81,9 +81,13 @@ def pg_versions(url: str) -> list[str]:
     return sorted(row[0] for row in pg_fetch(url, "SELECT version_num FROM alembic_version"))
 
 
+#: Bookkeeping tables, not what revisions created: Alembic's and asyncmig's history.
+BOOKKEEPING = ("alembic_version", "asyncmig_history")
+
+
 def pg_tables(url: str) -> list[str]:
     rows = pg_fetch(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    return sorted(row[0] for row in rows if row[0] != "alembic_version")
+    return sorted(row[0] for row in rows if row[0] not in BOOKKEEPING)
 
 
 def pg_database_of(url: str) -> str:
@@ -120,7 +124,7 @@ def sqlite_versions(path: Path) -> list[str]:
 def sqlite_tables(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return sorted(r[0] for r in rows if r[0] != "alembic_version")
+        return sorted(r[0] for r in rows if r[0] not in BOOKKEEPING)
 
 
 def mariadb_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -7,8 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from asyncmig.options import CI_COMMIT_VARIABLES
+
 #: Variables a test must not inherit from the shell that started pytest.
-ENV_PREFIXES = ("ASYNCMIG_", "DATABASE_URL", "ALEMBIC_CONFIG", "GITHUB_ACTIONS", "NO_COLOR")
+ENV_PREFIXES = (
+    "ASYNCMIG_",
+    "DATABASE_URL",
+    "ALEMBIC_CONFIG",
+    "GITHUB_ACTIONS",
+    "NO_COLOR",
+    # --deploy-id's default: a CI job's commit would show up in every history row
+    *CI_COMMIT_VARIABLES,
+)
 #: The installed ``asyncmig`` script (the one beside this Python).
 SCRIPT = str(Path(sys.executable).with_name("asyncmig"))
 

@@ -181,6 +181,8 @@ def test_show_config(cli, project: Project) -> None:
         "statement_timeout",
         "pg_lock_timeout",
         "application_name",
+        "history",
+        "deploy_id",
     }
     assert "s3cret" not in json.dumps(data)
 

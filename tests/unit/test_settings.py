@@ -544,7 +544,12 @@ def test_percent_password_end_to_end_postgres(
     assert seen["password"] == PASSWORD
     assert seen["user"] == role
     owners = asyncio.run(_table_owners(database))
-    assert owners == {"alembic_version": role, "t0001": role, "t0002": role}
+    assert owners == {
+        "alembic_version": role,
+        "asyncmig_history": role,
+        "t0001": role,
+        "t0002": role,
+    }
 
 
 async def _table_owners(database: str) -> dict[str, str]:
@@ -612,6 +617,8 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "statement_timeout": None,
         "pg_lock_timeout": None,
         "application_name": "asyncmig",
+        "history": True,
+        "deploy_id": None,
     }
     add_ini(
         project,
@@ -620,6 +627,7 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "asyncmig.statement_timeout = 30s",
         "asyncmig.pg_lock_timeout = 250ms",
         "asyncmig.application_name = from-ini",
+        "asyncmig.history = false",
     )
     assert show(cli)["asyncmig"] == {
         "wait_timeout": 7.0,
@@ -627,6 +635,8 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "statement_timeout": 30.0,
         "pg_lock_timeout": 0.25,
         "application_name": "from-ini",
+        "history": False,
+        "deploy_id": None,
     }
     env = {
         "ASYNCMIG_WAIT_TIMEOUT": "8",
@@ -634,6 +644,9 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "ASYNCMIG_STATEMENT_TIMEOUT": "1min",
         "ASYNCMIG_PG_LOCK_TIMEOUT": "2",
         "ASYNCMIG_APPLICATION_NAME": "from-env",
+        "ASYNCMIG_HISTORY": "yes",
+        "ASYNCMIG_DEPLOY_ID": "env-deploy",
+        "GITHUB_SHA": "ci-commit",
     }
     assert show(cli, env=env)["asyncmig"] == {
         "wait_timeout": 8.0,
@@ -641,6 +654,8 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "statement_timeout": 60.0,
         "pg_lock_timeout": 2.0,
         "application_name": "from-env",
+        "history": True,
+        "deploy_id": "env-deploy",
     }
     flags = (
         "--wait-timeout",
@@ -653,6 +668,9 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "3s",
         "--application-name",
         "from-flag",
+        "--no-history",
+        "--deploy-id",
+        "flag-deploy",
     )
     assert show(cli, *flags, env=env)["asyncmig"] == {
         "wait_timeout": 0.0,
@@ -660,7 +678,11 @@ def test_options_precedence(cli: Cli, project: Project) -> None:
         "statement_timeout": 0.5,
         "pg_lock_timeout": 3.0,
         "application_name": "from-flag",
+        "history": False,
+        "deploy_id": "flag-deploy",
     }
+    env.pop("ASYNCMIG_DEPLOY_ID")
+    assert show(cli, env=env)["asyncmig"]["deploy_id"] == "ci-commit"
 
 
 def test_bad_timeouts(cli: Cli, project: Project) -> None:

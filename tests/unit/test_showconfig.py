@@ -112,6 +112,8 @@ def test_json_shape(cli: Cli, project: Project, tmp_path: Path) -> None:
             "statement_timeout": None,
             "pg_lock_timeout": None,
             "application_name": "asyncmig",
+            "history": True,
+            "deploy_id": None,
         },
         "pooler": None,
     }
@@ -217,6 +219,8 @@ def test_table(cli: Cli, project: Project, tmp_path: Path) -> None:
         ["statement_timeout", "-"],
         ["pg_lock_timeout", "-"],
         ["application_name", "asyncmig"],
+        ["history", "True"],
+        ["deploy_id", "-"],
     ]
 
 
