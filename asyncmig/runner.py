@@ -15,7 +15,8 @@ import io
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from contextlib import nullcontext as _nothing
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
@@ -51,6 +52,9 @@ class Runtime:
     raiseerr: bool = False
     #: Where secrets met on the way (URLs env.py reads) are registered for masking.
     secrets: set[str] = field(default_factory=set)
+    #: Records what env.py does for the no-op fast path (the CLI sets it; see
+    #: :mod:`asyncmig.fastpath_record`).
+    recorder: Any = None
 
 
 @contextmanager
@@ -88,6 +92,8 @@ def execute(
         ),
         external=rt.connection,
     )
+    recorder = rt.recorder if rt.connection is None else None
+    run.recorder = recorder
     sections = SectionReader(settings, notice=rt.events.notice, secrets=rt.secrets)
     config = build_config(
         settings,
@@ -110,7 +116,8 @@ def execute(
         if alembic in _READS_VERSIONS:
             _check_versions(config)
         try:
-            return call(config)
+            with recorder.capturing() if recorder is not None else _nothing():
+                value = call(config)
         finally:
             try:
                 run.release(failed=sys.exc_info()[1] is not None)
@@ -120,6 +127,10 @@ def execute(
                 run.restore_logging()
                 if run.revision_index is not None:
                     run.revision_index.save()
+        if recorder is not None:
+            with suppress(Exception):  # a recording that cannot be stored is no failure
+                recorder.save(run, config, rt.secrets)
+        return value
 
     with _process_lock(rt), hooks.activate(run):
         try:

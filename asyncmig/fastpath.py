@@ -1,0 +1,366 @@
+"""The no-op fast path: ``upgrade head``, ``status`` and ``current`` answered with a
+connect and one query when the database is already at the heads.
+
+Most deploys have nothing to apply, yet a full run imports SQLAlchemy and Alembic,
+runs env.py and builds the revision map only to learn that. asyncmig cannot know
+what an arbitrary env.py does without running it, so the fast path never guesses:
+a full run of the same command *records* what env.py did
+(:mod:`asyncmig.fastpath_record`): the driver's connect arguments (the password
+only as a hash), the version table and its schema, the PostgreSQL schemas the
+table name resolved in, what it wrote on stdout/stderr before and after the
+migrations, the heads of the revision files, and every input it depended on:
+
+* the command, its arguments, the global options, the asyncmig variables, the
+  config files' bytes, the working directory, Python and asyncmig (the cache key);
+* env.py, every module it imported and every file it opened (path, mtime, size);
+* every environment variable env.py read (or all of them, if it listed them);
+* the versions folders (every file's name, mtime and size).
+
+The fast path answers only when all of these are unchanged, the run was one online
+database on PostgreSQL/asyncpg with no pooler in between and nothing written to
+files, and the database is at exactly the recorded heads. In every other case it
+returns None and the full path runs (which takes the migration lock and reads the
+version table again under it before applying anything). The recording lives in
+``<script_location>/__pycache__/asyncmig-fastpath.json``; ``ASYNCMIG_FAST_PATH=false``
+(ini ``asyncmig.fast_path``) turns it off. Only the command line uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+
+FORMAT = 1
+CACHE_NAME = "asyncmig-fastpath.json"
+#: Recordings kept per script location (one per command and set of inputs).
+KEEP = 16
+#: What the recorded connection must have been, for the fast path to connect the same way.
+SUPPORTED = ("postgresql", "asyncpg")
+#: Keys SQLAlchemy's asyncpg adapter takes out before calling ``asyncpg.connect``.
+_ADAPTER_KEYS = (
+    "prepared_statement_cache_size",
+    "prepared_statement_name_func",
+    "async_creator_fn",
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One command line invocation, as the fast path sees it."""
+
+    command: str
+    #: The command's own arguments (``revision``, ``sql``, ``tag``, ``lint``, ``verbose``...).
+    arguments: Mapping[str, Any]
+    #: The global options as parsed (``CliState.options``).
+    options: Mapping[str, Any]
+    quiet: bool = False
+    raiseerr: bool = False
+
+
+def eligible(request: Request) -> bool:
+    """Whether ``request`` may be answered from a recording at all: the one place that
+    decides (a new command, flag or feature that needs the full path says so here)."""
+    args = request.arguments
+    if request.command == "upgrade":
+        return (
+            args.get("revision") in ("head", "heads")
+            and not args.get("sql")
+            and args.get("tag") is None
+            and not args.get("lint")
+        )
+    return request.command in ("status", "current")
+
+
+def _sha(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def _file_sha(path: Path | None) -> str | None:
+    return _sha(path.read_bytes()) if path is not None else None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a request's recording is and the key it is stored under."""
+
+    key: str
+    cache: Path
+    #: Raw URLs the settings could take the password from (checked against the hash).
+    urls: tuple[str, ...]
+    connect_timeout: float
+
+
+def inputs(request: Request) -> Inputs | None:
+    """The cache key of ``request`` (no SQLAlchemy, no Alembic), or None when the fast
+    path is off or the script location is not a folder."""
+    from .configfiles import DEFAULT_SECTION, find_config, load_environment, read_file_keys
+    from .options import resolve_value
+
+    options = request.options
+    cwd = Path.cwd()
+    files = options.get("env_files")
+    env = load_environment(os.environ, tuple(files) if files is not None else None, cwd)
+    ini_path, toml_path, config_args = find_config(options.get("config"), env, cwd)
+    section = str(options.get("section") or DEFAULT_SECTION)
+    keys = read_file_keys(ini_path, toml_path, section, named=options.get("section") is not None)
+    ini = {key: setting.value for key, setting in keys.asyncmig.items()}
+    if not resolve_value("fast_path", options.get("fast_path"), env, ini)[0]:
+        return None
+    location = Path(keys.alembic["script_location"].value)
+    location = location if location.is_absolute() else cwd / location
+    if not location.is_dir():
+        return None  # a package resource ("pkg:migrations"): the full path resolves it
+    ours = {k: v for k, (v, _) in env.items() if k.startswith("ASYNCMIG_")}
+    for name in ("DATABASE_URL", "ALEMBIC_CONFIG"):
+        if name in env:
+            ours[name] = env[name][0]
+    material = {
+        "format": FORMAT,
+        "asyncmig": __version__,
+        "python": sys.version,
+        "executable": sys.executable,
+        "cwd": str(cwd),
+        "command": request.command,
+        "arguments": sorted(request.arguments.items()),
+        "options": sorted(options.items()),
+        "quiet": request.quiet,
+        "raiseerr": request.raiseerr,
+        "env": sorted(ours.items()),
+        "ini": [str(ini_path), _file_sha(ini_path)],
+        "toml": [str(toml_path), _file_sha(toml_path)],
+        "section": section,
+        "config_args": list(config_args),
+    }
+    urls = [ours.get("ASYNCMIG_URL"), ours.get("DATABASE_URL"), options.get("url")]
+    if "sqlalchemy.url" in keys.sqlalchemy:
+        urls.append(keys.sqlalchemy["sqlalchemy.url"].value)
+    wait = float(resolve_value("wait_timeout", options.get("wait_timeout"), env, ini)[0] or 0)
+    return Inputs(
+        key=_sha(json.dumps(material, sort_keys=True, default=repr)),
+        cache=location / "__pycache__" / CACHE_NAME,
+        urls=tuple(u for u in urls if isinstance(u, str)),
+        connect_timeout=min(max(wait, 1.0), 5.0),
+    )
+
+
+# -- what a recording checks --------------------------------------------------------------
+def file_state(path: str) -> list[int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_mtime_ns, stat.st_size]
+
+
+def folder_signature(folder: str) -> str:
+    """Every file under ``folder`` (bytecode caches aside) by name, mtime and size."""
+    entries: list[tuple[str, int, int]] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in names:
+            with contextlib.suppress(OSError):
+                stat = os.stat(os.path.join(root, name))
+                entries.append((os.path.join(root, name), stat.st_mtime_ns, stat.st_size))
+    return _sha(json.dumps(sorted(entries)))
+
+
+def environment_signature(keys: Iterable[str] | None) -> str:
+    """The values of the variables env.py read (None: it listed them, so all of them)."""
+    if keys is None:
+        return _sha(json.dumps(sorted(os.environ.items())))
+    return _sha(json.dumps([(key, os.environ.get(key)) for key in sorted(keys)]))
+
+
+def password_from(url: str) -> str | None:
+    """The password of a URL as written (``scheme://user:password@host/...``)."""
+    from urllib.parse import unquote
+
+    rest = url.partition("://")[2]
+    userinfo, at, _ = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return None
+    return unquote(userinfo.partition(":")[2])
+
+
+def load(cache: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else {}
+
+
+def store(cache: Path, key: str, entry: dict[str, Any]) -> None:
+    """Add ``entry`` under ``key`` (atomically: concurrent runs never read half a file)."""
+    import tempfile
+
+    data = load(cache)
+    recordings = dict(data.get("recordings") or {})
+    recordings.pop(key, None)
+    recordings[key] = entry
+    while len(recordings) > KEEP:
+        recordings.pop(next(iter(recordings)))
+    text = json.dumps({"format": FORMAT, "recordings": recordings}, sort_keys=True)
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".asyncmig-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, cache)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def _unchanged(entry: dict[str, Any]) -> bool:
+    if any(file_state(path) != state for path, state in entry["files"].items()):
+        return False
+    if any(folder_signature(folder) != sig for folder, sig in entry["folders"].items()):
+        return False
+    keys = entry["env_keys"]
+    return bool(environment_signature(None if keys == "*" else keys) == entry["env_sha"])
+
+
+# -- the answer -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """The database is at the recorded heads: what the full path would have reported."""
+
+    entry: dict[str, Any]
+    current: tuple[str, ...]
+    duration: float
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(self.entry["script_heads"])
+
+    def replay(self, stdout: TextIO, stderr: TextIO) -> None:
+        """What env.py and Alembic wrote around the (empty) migrations, in order."""
+        streams = {"stdout": stdout, "stderr": stderr}
+        for name, text in (*self.entry["prefix"], *self.entry["suffix"]):
+            streams[name].write(text)
+        stdout.flush()
+        stderr.flush()
+
+    def run_result(self, target: str) -> Any:
+        from .results import DatabaseResult, RunResult
+
+        database = DatabaseResult(
+            name=self.entry["label"],
+            from_revisions=self.current,
+            to_revisions=self.current,
+            steps=(),
+        )
+        return RunResult(
+            command="upgrade",
+            target=target,
+            from_revisions=self.current,
+            to_revisions=self.current,
+            steps=(),
+            duration=self.duration,
+            databases=(database,),
+        )
+
+    def status(self) -> Any:
+        from .results import Status
+
+        return Status(current=self.current, heads=self.heads)
+
+    def current_result(self) -> Any:
+        from .results import Current, Reading
+
+        scripts = tuple(RecordedScript(*pair) for pair in self.entry["current_lines"])
+        reading = Reading(current=self.current, scripts=scripts, url=self.entry["url"])
+        return Current(heads=self.heads, readings=(reading,))
+
+
+@dataclass(frozen=True)
+class RecordedScript:
+    """A revision as ``current`` prints it (Alembic's ``Script.cmd_format``), recorded."""
+
+    plain: str
+    verbose: str
+
+    def cmd_format(self, verbose: bool) -> str:
+        return self.verbose if verbose else self.plain
+
+
+def answer(request: Request) -> Answer | None:
+    """The fast answer to ``request``, or None: then the full path must run."""
+    started = time.perf_counter()
+    if not eligible(request):
+        return None
+    try:
+        found = inputs(request)
+        if found is None:
+            return None
+        entry = load(found.cache).get("recordings", {}).get(found.key)
+        if not isinstance(entry, dict) or not _unchanged(entry):
+            return None
+        if request.command == "current" and entry.get("current_lines") is None:
+            return None
+        heads = entry["script_heads"]
+        if request.arguments.get("revision") == "head" and len(heads) != 1:
+            return None  # Alembic's own error for several heads comes from the full path
+        password = _password(entry, found.urls)
+        if password is False or password is True:
+            return None
+        current = asyncio.run(_read(entry, password, found.connect_timeout))
+    except Exception:  # anything unexpected: the full path decides, and reports
+        return None
+    if current is None or not current or set(current) != set(heads):
+        return None
+    return Answer(entry, current, time.perf_counter() - started)
+
+
+def _password(entry: dict[str, Any], urls: Iterable[str]) -> str | bool | None:
+    """The password env.py connected with, from the settings' URLs (False: not found)."""
+    wanted = entry["password_sha"]
+    if wanted is None:
+        return None
+    for url in urls:
+        candidate = password_from(url)
+        if candidate is not None and _sha(candidate) == wanted:
+            return candidate
+    return False
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _read(
+    entry: dict[str, Any], password: str | None, timeout: float
+) -> tuple[str, ...] | None:
+    """The version table's rows, on a connection made as env.py's was (None: differs)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    params = {k: v for k, v in entry["cparams"].items() if k not in _ADAPTER_KEYS}
+    if password is not None:
+        params["password"] = password
+    connection = await asyncio.wait_for(asyncpg.connect(*entry["cargs"], **params), timeout)
+    try:
+        if entry["schemas"] is not None:
+            schemas = await connection.fetchval("SELECT current_schemas(false)::text")
+            if schemas != entry["schemas"]:
+                return None
+        table = quoted(entry["version_table"])
+        if entry["version_table_schema"] is not None:
+            table = f"{quoted(entry['version_table_schema'])}.{table}"
+        rows = await connection.fetch(f"SELECT version_num FROM {table}")
+        return tuple(str(row[0]) for row in rows)
+    finally:
+        await connection.close(timeout=timeout)
