@@ -1,0 +1,253 @@
+"""The no-op fast path (asyncmig.fastpath): the same answers as the full path, taken
+only when everything env.py depended on is unchanged, and never in the way of a run
+that has something to apply."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Project, make_project, run_script
+from test_deploy import PG_KEY, pg_fetch, pg_session
+from typer.testing import Result
+
+from asyncmig import fastpath
+from asyncmig.fastpath import CACHE_NAME, Request, eligible
+
+Cli = Callable[..., Result]
+
+COMMANDS = (
+    ("upgrade", "head"),
+    ("upgrade", "heads"),
+    ("status",),
+    ("current",),
+    ("current", "--check-heads"),
+    ("current", "-v"),
+    ("-q", "upgrade", "head"),
+    ("status", "--json"),
+    ("current", "--json"),
+)
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether each command was answered by the fast path (True) or ran in full."""
+    taken: list[bool] = []
+    original = fastpath.answer
+
+    def spy(request: Request) -> fastpath.Answer | None:
+        found = original(request)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(fastpath, "answer", spy)
+    yield taken
+
+
+def outcome(result: Result) -> tuple[int, str, str]:
+    return result.exit_code, result.stdout, result.stderr
+
+
+def recorded(project: Project) -> dict[str, object]:
+    path = project.path / "migrations" / "__pycache__" / CACHE_NAME
+    data: dict[str, object] = json.loads(path.read_text()) if path.is_file() else {}
+    return data
+
+
+def test_the_single_predicate() -> None:
+    def ok(command: str, **arguments: object) -> bool:
+        return eligible(Request(command, arguments, {}))
+
+    assert ok("upgrade", revision="head", sql=False, tag=None, lint=False)
+    assert ok("upgrade", revision="heads", sql=False, tag=None, lint=False)
+    assert ok("status") and ok("current")
+    assert not ok("upgrade", revision="+1", sql=False, tag=None, lint=False)
+    assert not ok("upgrade", revision="head", sql=True, tag=None, lint=False)
+    assert not ok("upgrade", revision="head", sql=False, tag="x", lint=False)
+    assert not ok("upgrade", revision="head", sql=False, tag=None, lint=True)
+    assert not ok("downgrade", revision="base") and not ok("history")
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_same_output_and_exit_code_with_and_without(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool], args: tuple[str, ...]
+) -> None:
+    project.revisions(3)
+    assert cli("--url", pg_url, "upgrade", "head").exit_code == 0  # records
+    full = outcome(cli("--url", pg_url, *args, env={"ASYNCMIG_FAST_PATH": "false"}))
+    cli("--url", pg_url, *args)  # the first run of this command records it
+    answers.clear()
+    fast = outcome(cli("--url", pg_url, *args))
+    assert answers == [True]
+    if "--json" in args:
+        assert json.loads(fast[1]) == json.loads(full[1])
+        assert fast[0] == full[0] and fast[2] == full[2]
+    else:
+        assert fast == full
+    assert full[0] == 0
+    assert "Context impl PostgresqlImpl." in full[2] or "-q" in args or "--json" in args
+
+
+def test_the_recording_holds_no_password(tmp_path: Path, pg_url: str, cli: Cli) -> None:
+    project = make_project(tmp_path)
+    project.revisions(1)
+    url = pg_url.replace("postgres@", "postgres:s3cr3t-pw@", 1)  # trust auth ignores it
+    assert cli("--url", url, "upgrade", "head").exit_code == 0
+    text = json.dumps(recorded(project))
+    assert "password_sha" in text and "s3cr3t-pw" not in text
+
+
+@pytest.mark.parametrize("change", ["env.py", "revision", "ini", "environment", "url"])
+def test_any_changed_input_falls_back(
+    project: Project,
+    pg_url: str,
+    cli: Cli,
+    answers: list[bool],
+    change: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "run_migrations(target_metadata=target_metadata)",
+            "import os\nrun_migrations(target_metadata=target_metadata, "
+            "version_table=os.environ.get('FASTPATH_TABLE', 'alembic_version'))",
+        )
+    )
+    project.revisions(2)
+    assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
+    assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
+    answers.clear()
+    url = pg_url
+    if change == "env.py":
+        env_py.write_text(env_py.read_text() + "\n# edited\n")
+    elif change == "revision":
+        project.revisions(1, start=2)
+    elif change == "ini":
+        project.ini.write_text(project.ini.read_text() + "\n# edited\n")
+    elif change == "environment":
+        monkeypatch.setenv("FASTPATH_TABLE", "other_version")
+    else:
+        url = pg_url + "?application_name=other"
+    result = cli("--url", url, "upgrade", "head")
+    assert answers == [False]
+    if change == "environment":
+        # env.py now reads another version table, which is empty: Alembic starts from base
+        assert result.exit_code == 1
+        assert 'relation "t0001" already exists' in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    if change == "revision":
+        assert result.stdout.startswith("Applying 1/1 0002aa → 0003aa")
+    answers.clear()
+    assert cli("--url", url, "upgrade", "head").exit_code == 0
+    assert answers == [True]  # recorded again
+
+
+def test_off_by_variable_and_ini(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    project.revisions(1)
+    for _ in range(2):
+        assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
+    answers.clear()
+    cli("--url", pg_url, "upgrade", "head", env={"ASYNCMIG_FAST_PATH": "false"})
+    project.ini.write_text(
+        project.ini.read_text().replace("[alembic]\n", "[alembic]\nasyncmig.fast_path = false\n")
+    )
+    cli("--url", pg_url, "upgrade", "head")
+    cli("--url", pg_url, "upgrade", "head")
+    assert answers == [False, False, False]
+
+
+def test_no_lock_taken_when_nothing_is_pending(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    project.revisions(2)
+    for _ in range(2):
+        assert cli("--url", pg_url, "--lock-timeout", "1", "upgrade", "head").exit_code == 0
+    with pg_session(pg_url) as s:
+        s.run(s.conn.fetchval("SELECT pg_advisory_lock($1)", PG_KEY))
+        started = time.monotonic()
+        fast = cli("--url", pg_url, "--lock-timeout", "1", "upgrade", "head")
+        assert fast.exit_code == 0, fast.output
+        assert time.monotonic() - started < 1
+        full = cli(
+            "--url",
+            pg_url,
+            "--lock-timeout",
+            "1",
+            "upgrade",
+            "head",
+            env={"ASYNCMIG_FAST_PATH": "false"},
+        )
+        assert full.exit_code == 5, full.output  # the full path waits for the lock
+    assert answers[-2:] == [True, False]
+
+
+def test_a_pending_revision_is_applied_under_the_lock(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    project.revisions(3)
+    for _ in range(2):
+        assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
+    assert cli("--url", pg_url, "downgrade", "-1").exit_code == 0  # no longer at the head
+    answers.clear()
+    with pg_session(pg_url) as s:
+        s.run(s.conn.fetchval("SELECT pg_advisory_lock($1)", PG_KEY))
+        blocked = cli("--url", pg_url, "--lock-timeout", "1", "upgrade", "head")
+    assert blocked.exit_code == 5, blocked.output  # it went for the lock
+    result = cli("--url", pg_url, "upgrade", "head")
+    assert result.exit_code == 0, result.output
+    assert "0002aa → 0003aa" in result.stdout
+    assert answers == [False, False]
+    assert cli("--url", pg_url, "status").exit_code == 0
+
+
+def test_concurrent_runs_apply_each_revision_once(project: Project, pg_url: str) -> None:
+    counted = "op.execute(\"INSERT INTO applied VALUES ('{i}')\")"
+    project.revisions(1, body=lambda i: "op.execute('CREATE TABLE applied (rev text)')")
+    for _ in range(2):
+        assert run_script("--url", pg_url, "upgrade", "head", cwd=project.path).returncode == 0
+    project.revisions(4, start=1, body=lambda i: counted.format(i=i))
+    exe = str(Path(sys.executable).with_name("asyncmig"))
+    procs = [
+        subprocess.Popen(
+            [exe, "--url", pg_url, "upgrade", "head"],
+            cwd=project.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+    rows = sorted(pg_fetch(pg_url, "SELECT rev FROM applied"))
+    assert rows == [("2",), ("3",), ("4",), ("5",)]
+
+
+def test_sqlite_is_never_recorded(project: Project, cli: Cli, answers: list[bool]) -> None:
+    project.revisions(1)
+    for _ in range(2):
+        assert cli("upgrade", "head").exit_code == 0
+    assert answers == [False, False]
+    assert not recorded(project).get("recordings")
+
+
+def test_env_py_that_writes_a_file_is_not_recorded(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text("open('env-ran.log', 'a').write('ran\\n')\n" + env_py.read_text())
+    project.revisions(1)
+    for _ in range(3):
+        assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
+    assert answers == [False, False, False]
+    assert (project.path / "env-ran.log").read_text() == "ran\n" * 3
