@@ -18,15 +18,20 @@ from typing import TextIO
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 
 
-def terminal_width(stream: TextIO) -> int | None:
-    """The width Rich would use: ``COLUMNS``, else the terminal's (None: unknown)."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        return None
+def terminal_width(stream: TextIO) -> int:
+    """The width Rich would use: the first standard stream's terminal size (stdin first),
+    over which ``COLUMNS`` wins; 80 when that says 0 (a pseudo-terminal of no size)."""
+    width = 0
+    for fd in (0, 1, 2):
+        try:
+            width = os.get_terminal_size(fd).columns
+        except (AttributeError, OSError, ValueError):
+            continue
+        break
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        width = int(columns)
+    return width or 80
 
 
 def _plain(cell: str) -> bool:
