@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -237,22 +236,18 @@ def show_cmd(
 def _fast(ctx: typer.Context, command: str, **arguments: object) -> Any:
     """The answer from a recording when the database is at the heads (asyncmig.fastpath),
     else None; then ``ctx.meta`` carries the recorder for the full run."""
-    from .fastpath import Request, answer, eligible, inputs
+    from .fastpath import Request, consult
 
     state = state_of(ctx)
-    request = Request(command, arguments, state.options, state.quiet, state.traceback)
-    if not eligible(request):
-        return None
-    found = answer(request)
-    if found is not None:
-        found.replay(sys.stdout, sys.stderr)
-        return found
-    with suppress(Exception):  # no recording is no failure: the full path runs as always
-        settled = inputs(request)
-        if settled is not None:
-            from .fastpath_record import Recorder
+    consulted = consult(Request(command, arguments, state.options, state.quiet, state.traceback))
+    if consulted.answer is not None:
+        consulted.answer.replay(sys.stdout, sys.stderr)
+        return consulted.answer
+    if consulted.record and consulted.inputs is not None:
+        from .fastpath_record import Recorder
 
-            ctx.meta["asyncmig.recorder"] = Recorder(request, settled)
+        request = Request(command, arguments, state.options, state.quiet, state.traceback)
+        ctx.meta["asyncmig.recorder"] = Recorder(request, consulted.inputs)
     return None
 
 

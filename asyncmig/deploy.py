@@ -136,7 +136,7 @@ class Run:
         track, new = self._track_for(env, connection, kw)
         self.current = track
         if self.recorder is not None and new:
-            self.recorder.on_configure(track.connection, kw)
+            self.recorder.on_configure(env, track.connection, kw)
         callbacks = kw.get("on_version_apply") or ()
         if callable(callbacks):
             callbacks = (callbacks,)

@@ -298,32 +298,52 @@ class RecordedScript:
         return self.verbose if verbose else self.plain
 
 
+@dataclass(frozen=True)
+class Consulted:
+    """What the fast path made of a request."""
+
+    answer: Answer | None
+    inputs: Inputs | None = None
+    #: No valid recording for these inputs: the full run should make one.
+    record: bool = False
+
+
 def answer(request: Request) -> Answer | None:
     """The fast answer to ``request``, or None: then the full path must run."""
+    return consult(request).answer
+
+
+def consult(request: Request) -> Consulted:
+    """The fast answer to ``request`` if there is one, and whether to record the full run."""
     started = time.perf_counter()
     if not eligible(request):
-        return None
+        return Consulted(None)
     try:
         found = inputs(request)
         if found is None:
-            return None
+            return Consulted(None)
         entry = load(found.cache).get("recordings", {}).get(found.key)
         if not isinstance(entry, dict) or not _unchanged(entry):
-            return None
+            return Consulted(None, found, record=True)
         if request.command == "current" and entry.get("current_lines") is None:
-            return None
+            return Consulted(None, found, record=True)
+    except Exception:  # an unreadable config: the full path reports it
+        return Consulted(None)
+    try:
         heads = entry["script_heads"]
         if request.arguments.get("revision") == "head" and len(heads) != 1:
-            return None  # Alembic's own error for several heads comes from the full path
+            return Consulted(None, found)  # Alembic's error for several heads: the full path
         password = _password(entry, found.urls)
         if password is False or password is True:
-            return None
+            return Consulted(None, found, record=True)
         current = asyncio.run(_read(entry, password, found.connect_timeout))
-    except Exception:  # anything unexpected: the full path decides, and reports
-        return None
-    if current is None or not current or set(current) != set(heads):
-        return None
-    return Answer(entry, current, time.perf_counter() - started)
+    except Exception:  # unreachable, no table: the full path waits, retries and reports
+        return Consulted(None, found)
+    if current is None:
+        return Consulted(None, found, record=True)  # the session differs from the recorded
+    if not current or set(current) != set(heads):
+        return Consulted(None, found)  # something to apply: under the lock, in full
+    return Consulted(Answer(entry, current, time.perf_counter() - started), found)
 
 
 def _password(entry: dict[str, Any], urls: Iterable[str]) -> str | bool | None:

@@ -94,14 +94,17 @@ class Recorder:
         self.opened: set[str] = set()
         self.modules: set[str] = set()
         self.wrote = False
+        self.script: Any = None
 
     # -- called by the run (asyncmig.deploy.Run) ---------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> None:
         self.connects.append((dialect.name, dialect.driver, list(cargs), dict(cparams)))
 
-    def on_configure(self, connection: Any, kw: dict[str, Any]) -> None:
+    def on_configure(self, env: Any, connection: Any, kw: dict[str, Any]) -> None:
         from .sessions import own_transaction
 
+        #: The command's own ScriptDirectory: its revision map is built already.
+        self.script = env.script
         schemas = None
         schema = kw.get("version_table_schema")
         if connection is not None and connection.dialect.name == "postgresql" and schema is None:
@@ -155,8 +158,6 @@ class Recorder:
     def _entry(self, run: Any, config: Any, secrets: set[str]) -> dict[str, Any] | None:
         import json
 
-        from alembic.script import ScriptDirectory
-
         from .masking import mask_text
 
         tracks = run.tracks
@@ -175,7 +176,7 @@ class Recorder:
         suffix = [[n, t] for phase, n, t in self.chunks if phase == 2]
         if any(mask_text(t, secrets) != t for _, t in (*prefix, *suffix)):
             return None  # never store a secret (env.py printed one)
-        script = ScriptDirectory.from_config(config)
+        script = self.script
         heads = list(script.get_heads())
         folders = [str(p) for p in script._version_locations]
         files = set(self.opened) | {script.env_py_location}

@@ -38,14 +38,14 @@ COMMANDS = (
 def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     """Whether each command was answered by the fast path (True) or ran in full."""
     taken: list[bool] = []
-    original = fastpath.answer
+    original = fastpath.consult
 
-    def spy(request: Request) -> fastpath.Answer | None:
+    def spy(request: Request) -> fastpath.Consulted:
         found = original(request)
-        taken.append(found is not None)
+        taken.append(found.answer is not None)
         return found
 
-    monkeypatch.setattr(fastpath, "answer", spy)
+    monkeypatch.setattr(fastpath, "consult", spy)
     yield taken
 
 
