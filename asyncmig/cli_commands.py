@@ -236,10 +236,10 @@ def show_cmd(
 def _fast(ctx: typer.Context, command: str, **arguments: object) -> Any:
     """The answer from a recording when the database is at the heads (asyncmig.fastpath),
     else None; then ``ctx.meta`` carries the recorder for the full run."""
-    from .fastpath import Request, consult
+    from .fastpath import Request, recall
 
     state = state_of(ctx)
-    consulted = consult(Request(command, arguments, state.options, state.quiet, state.traceback))
+    consulted = recall(Request(command, arguments, state.options, state.quiet, state.traceback))
     if consulted.answer is not None:
         consulted.answer.replay(sys.stdout, sys.stderr)
         return consulted.answer

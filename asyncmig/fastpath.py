@@ -308,6 +308,22 @@ class Consulted:
     record: bool = False
 
 
+#: What :mod:`asyncmig.entry` learned before handing a request to the full command line.
+_REMEMBERED: list[tuple[Request, Consulted]] = []
+
+
+def remember(request: Request, consulted: Consulted) -> None:
+    _REMEMBERED[:] = [(request, consulted)]
+
+
+def recall(request: Request) -> Consulted:
+    """What was learned about ``request`` already in this process, else :func:`consult`."""
+    if _REMEMBERED and _REMEMBERED[0][0] == request:
+        return _REMEMBERED.pop()[1]
+    _REMEMBERED.clear()
+    return consult(request)
+
+
 def answer(request: Request) -> Answer | None:
     """The fast answer to ``request``, or None: then the full path must run."""
     return consult(request).answer

@@ -203,6 +203,9 @@ class Recorder:
         }
         if any(state is None for state in entry["files"].values()):
             return None
+        shown = [entry["url"], *(line for pair in entry["current_lines"] or () for line in pair)]
+        if any(mask_text(text, secrets) != text for text in shown):
+            return None
         try:
             json.dumps(entry)
         except (TypeError, ValueError):

@@ -251,3 +251,83 @@ def test_env_py_that_writes_a_file_is_not_recorded(
         assert cli("--url", pg_url, "upgrade", "head").exit_code == 0
     assert answers == [False, False, False]
     assert (project.path / "env-ran.log").read_text() == "ran\n" * 3
+
+
+# -- the console script: answered before the command line is built (asyncmig.entry) ------
+ARGVS = [
+    ["upgrade", "head"],
+    ["upgrade"],
+    ["--url", "sqlite+aiosqlite:///other.db", "upgrade", "heads", "--json"],
+    ["-x", "a=1", "-x", "b=2", "--wait-timeout", "10s", "status", "--json"],
+    ["--lock-timeout=1min", "-q", "current", "-v", "-c"],
+    ["--set", "sqlalchemy.echo=false", "--statement-timeout", "30", "current", "--check-heads"],
+    ["-c", "alembic.ini", "--env-file", ".env", "--traceback", "status"],
+]
+
+
+@pytest.mark.parametrize("argv", ARGVS, ids=" ".join)
+def test_the_entry_reads_the_command_line_as_typer_does(
+    project: Project, cli: Cli, argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asyncmig import entry
+
+    (project.path / ".env").write_text("")
+    seen: list[Request] = []
+
+    def capture(request: Request) -> fastpath.Consulted:
+        seen.append(request)
+        return fastpath.Consulted(None)
+
+    monkeypatch.setattr(fastpath, "consult", capture)
+    cli(*argv)
+    parsed = entry.parse(argv)
+    assert parsed is not None and seen == [parsed[0]]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["upgrade", "--help"],
+        ["upgrade", "--sql"],
+        ["upgrade", "+1"],
+        ["upgrade", "head", "--tag", "t"],
+        ["upgrade", "head", "--lint"],
+        ["history"],
+        ["-xa=1", "status"],
+        ["--url"],
+        ["--url", "a", "--url", "b", "status"],
+        ["current", "-cv"],
+        [],
+    ],
+    ids=" ".join,
+)
+def test_the_entry_leaves_everything_else_to_the_command_line(argv: list[str]) -> None:
+    from asyncmig import entry
+
+    assert entry.parse(argv) is None
+
+
+def test_the_console_script_answers_without_typer_or_sqlalchemy(
+    project: Project, pg_url: str
+) -> None:
+    project.revisions(3)
+    for _ in range(2):
+        assert run_script("--url", pg_url, "upgrade", "head", cwd=project.path).returncode == 0
+    for args in (("upgrade", "head"), ("status",), ("current", "-v"), ("current", "-c")):
+        run_script("--url", pg_url, *args, cwd=project.path)  # records this command
+        fast = run_script("--url", pg_url, *args, cwd=project.path)
+        full = run_script(
+            "--url", pg_url, *args, cwd=project.path, env={"ASYNCMIG_FAST_PATH": "false"}
+        )
+        assert (fast.returncode, fast.stdout, fast.stderr) == (
+            full.returncode,
+            full.stdout,
+            full.stderr,
+        )
+        traced = run_script(
+            "--url", pg_url, *args, cwd=project.path, env={"PYTHONPROFILEIMPORTTIME": "1"}
+        )
+        imported = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()}
+        assert "asyncpg" in imported
+        assert not {name for name in imported if name.startswith(("typer", "sqlalchemy"))}
