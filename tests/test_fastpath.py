@@ -331,3 +331,33 @@ def test_the_console_script_answers_without_typer_or_sqlalchemy(
         imported = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()}
         assert "asyncpg" in imported
         assert not {name for name in imported if name.startswith(("typer", "sqlalchemy"))}
+
+
+def test_env_py_that_sets_search_path_is_never_answered_from_another_schema(
+    tmp_path: Path, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    """Alembic's async template, with env.py moving the session to another schema before
+    ``configure()``: the version table there is the one that counts."""
+    project = make_project(tmp_path, "async")
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "    context.configure(connection=connection, target_metadata=target_metadata)",
+            "    connection.exec_driver_sql('CREATE SCHEMA IF NOT EXISTS fp_other')\n"
+            "    connection.exec_driver_sql('SET search_path TO fp_other')\n"
+            "    connection.commit()\n"
+            "    context.configure(connection=connection, target_metadata=target_metadata)",
+        )
+    )
+    project.revisions(2)
+    for _ in range(3):
+        result = cli("--url", pg_url, "upgrade", "head")
+        assert result.exit_code == 0, result.output
+    assert answers == [False, False, False]
+    assert pg_fetch(pg_url, "SELECT version_num FROM fp_other.alembic_version") == [("0002aa",)]
+    # A version table in the default schema that says otherwise changes nothing.
+    with pg_session(pg_url) as s:
+        s.run(s.conn.execute("CREATE TABLE public.alembic_version (version_num varchar(32))"))
+        s.run(s.conn.execute("INSERT INTO public.alembic_version VALUES ('0001aa')"))
+    status = cli("--url", pg_url, "status")
+    assert status.exit_code == 0 and "Up to date." in status.stdout
