@@ -27,9 +27,7 @@ version table again under it before applying anything). The recording lives in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -83,6 +81,8 @@ def eligible(request: Request) -> bool:
 
 
 def _sha(data: bytes | str) -> str:
+    import hashlib
+
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
@@ -352,6 +352,8 @@ def consult(request: Request) -> Consulted:
         password = _password(entry, found.urls)
         if password is False or password is True:
             return Consulted(None, found, record=True)
+        import asyncio
+
         current = asyncio.run(_read(entry, password, found.connect_timeout))
     except Exception:  # unreachable, no table: the full path waits, retries and reports
         return Consulted(None, found)
@@ -382,6 +384,8 @@ async def _read(
     entry: dict[str, Any], password: str | None, timeout: float
 ) -> tuple[str, ...] | None:
     """The version table's rows, on a connection made as env.py's was (None: differs)."""
+    import asyncio
+
     import asyncpg  # type: ignore[import-untyped]
 
     params = {k: v for k, v in entry["cparams"].items() if k not in _ADAPTER_KEYS}
