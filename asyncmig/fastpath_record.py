@@ -41,12 +41,24 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     path, mode = args[0], args[1] if len(args) > 1 else None
     flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
     writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & _WRITE_FLAGS)
-    if "__pycache__" in path or path.startswith(("/dev/", "/proc/", "/sys/")):
+    if _ignored(path):
         return
     if writes:
         recorder.wrote = True
     elif not path.endswith(".pyc"):
         recorder.opened.add(os.path.abspath(path))
+
+
+def _ignored(path: str) -> bool:
+    """Bytecode caches (Python compiling a revision module on its first run writes one),
+    asyncmig's own indexes, and devices are no input and no output of env.py."""
+    prefix = sys.pycache_prefix
+    return (
+        "__pycache__" in path
+        or ".pyc" in os.path.basename(path)
+        or (prefix is not None and path.startswith(prefix))
+        or path.startswith(("/dev/", "/proc/", "/sys/"))
+    )
 
 
 class _Tee:
