@@ -16,9 +16,10 @@ database is not asked twice.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .fastpath import Request
+if TYPE_CHECKING:
+    from .fastpath import Request
 
 #: Each command's flags the fast path understands, and the argument each one sets.
 _FLAGS: dict[str, dict[str, str]] = {
@@ -32,6 +33,10 @@ _FLAGS: dict[str, dict[str, str]] = {
         "--verbose": "verbose",
     },
 }
+
+
+_COMMANDS = frozenset(_FLAGS)
+_HELP = frozenset({"-h", "--help", "--version"})
 
 
 def parse(argv: list[str]) -> tuple[Request, dict[str, bool]] | None:
@@ -68,6 +73,7 @@ def parse(argv: list[str]) -> tuple[Request, dict[str, bool]] | None:
 def _command(
     command: str, rest: list[str], given: dict[str, Any], state: dict[str, bool]
 ) -> tuple[Request, dict[str, bool]] | None:
+    from .fastpath import Request
     from .options import specs
 
     flags = dict.fromkeys(set(_FLAGS[command].values()), False)
@@ -149,7 +155,9 @@ def _write(found: Any, request: Request, flags: dict[str, bool]) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    if answer(sys.argv[1:]):
+    argv = sys.argv[1:]
+    # Help, version, completion and other commands: straight to the command line.
+    if _COMMANDS.intersection(argv) and not _HELP.intersection(argv) and answer(argv):
         return
     from .cli import main as full
 
