@@ -27,7 +27,6 @@ version table again under it before applying anything). The recording lives in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -38,11 +37,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .fastpath_store import CACHE_NAME, FORMAT, file_state, load, password_from, sha, unchanged
 
-FORMAT = 1
-CACHE_NAME = "asyncmig-fastpath.json"
-#: Recordings kept per script location (one per command and set of inputs).
-KEEP = 16
 #: What the recorded connection must have been, for the fast path to connect the same way.
 SUPPORTED = ("postgresql", "asyncpg")
 #: Keys SQLAlchemy's asyncpg adapter takes out before calling ``asyncpg.connect``.
@@ -80,14 +76,8 @@ def eligible(request: Request) -> bool:
     return request.command in ("status", "current")
 
 
-def _sha(data: bytes | str) -> str:
-    import hashlib
-
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
-
-
-def _file_sha(path: Path | None) -> str | None:
-    return _sha(path.read_bytes()) if path is not None else None
+def _filesha(path: Path | None) -> str | None:
+    return sha(path.read_bytes()) if path is not None else None
 
 
 @dataclass(frozen=True)
@@ -137,101 +127,35 @@ def inputs(request: Request) -> Inputs | None:
         "quiet": request.quiet,
         "raiseerr": request.raiseerr,
         "env": sorted(ours.items()),
-        "ini": [str(ini_path), _file_sha(ini_path)],
-        "toml": [str(toml_path), _file_sha(toml_path)],
+        "ini": [str(ini_path), _filesha(ini_path)],
+        "toml": [str(toml_path), _filesha(toml_path)],
         "section": section,
         "config_args": list(config_args),
+        "packages": _installed(("alembic", "sqlalchemy", "asyncpg")),
     }
     urls = [ours.get("ASYNCMIG_URL"), ours.get("DATABASE_URL"), options.get("url")]
     if "sqlalchemy.url" in keys.sqlalchemy:
         urls.append(keys.sqlalchemy["sqlalchemy.url"].value)
     wait = float(resolve_value("wait_timeout", options.get("wait_timeout"), env, ini)[0] or 0)
     return Inputs(
-        key=_sha(json.dumps(material, sort_keys=True, default=repr)),
+        key=sha(json.dumps(material, sort_keys=True, default=repr)),
         cache=location / "__pycache__" / CACHE_NAME,
         urls=tuple(u for u in urls if isinstance(u, str)),
         connect_timeout=min(max(wait, 1.0), 5.0),
     )
 
 
-# -- what a recording checks --------------------------------------------------------------
-def file_state(path: str) -> list[int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_mtime_ns, stat.st_size]
+def _installed(names: Iterable[str]) -> list[Any]:
+    """Where each package is installed and its ``__init__`` file's mtime and size (an
+    upgrade of Alembic may change what it prints), found without importing it."""
+    from importlib.util import find_spec
 
-
-def folder_signature(folder: str) -> str:
-    """Every file under ``folder`` (bytecode caches aside) by name, mtime and size."""
-    entries: list[tuple[str, int, int]] = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in names:
-            with contextlib.suppress(OSError):
-                stat = os.stat(os.path.join(root, name))
-                entries.append((os.path.join(root, name), stat.st_mtime_ns, stat.st_size))
-    return _sha(json.dumps(sorted(entries)))
-
-
-def environment_signature(keys: Iterable[str] | None) -> str:
-    """The values of the variables env.py read (None: it listed them, so all of them)."""
-    if keys is None:
-        return _sha(json.dumps(sorted(os.environ.items())))
-    return _sha(json.dumps([(key, os.environ.get(key)) for key in sorted(keys)]))
-
-
-def password_from(url: str) -> str | None:
-    """The password of a URL as written (``scheme://user:password@host/...``)."""
-    from urllib.parse import unquote
-
-    rest = url.partition("://")[2]
-    userinfo, at, _ = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return None
-    return unquote(userinfo.partition(":")[2])
-
-
-def load(cache: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) and data.get("format") == FORMAT else {}
-
-
-def store(cache: Path, key: str, entry: dict[str, Any]) -> None:
-    """Add ``entry`` under ``key`` (atomically: concurrent runs never read half a file)."""
-    import tempfile
-
-    data = load(cache)
-    recordings = dict(data.get("recordings") or {})
-    recordings.pop(key, None)
-    recordings[key] = entry
-    while len(recordings) > KEEP:
-        recordings.pop(next(iter(recordings)))
-    text = json.dumps({"format": FORMAT, "recordings": recordings}, sort_keys=True)
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".asyncmig-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, cache)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-
-def _unchanged(entry: dict[str, Any]) -> bool:
-    if any(file_state(path) != state for path, state in entry["files"].items()):
-        return False
-    if any(folder_signature(folder) != sig for folder, sig in entry["folders"].items()):
-        return False
-    keys = entry["env_keys"]
-    return bool(environment_signature(None if keys == "*" else keys) == entry["env_sha"])
+    found: list[Any] = []
+    for name in names:
+        spec = find_spec(name)
+        origin = spec.origin if spec is not None else None
+        found.append([name, origin, file_state(origin) if origin else None])
+    return found
 
 
 # -- the answer -------------------------------------------------------------------------
@@ -339,7 +263,7 @@ def consult(request: Request) -> Consulted:
         if found is None:
             return Consulted(None)
         entry = load(found.cache).get("recordings", {}).get(found.key)
-        if not isinstance(entry, dict) or not _unchanged(entry):
+        if not isinstance(entry, dict) or not unchanged(entry):
             return Consulted(None, found, record=True)
         if request.command == "current" and entry.get("current_lines") is None:
             return Consulted(None, found, record=True)
@@ -371,7 +295,7 @@ def _password(entry: dict[str, Any], urls: Iterable[str]) -> str | bool | None:
         return None
     for url in urls:
         candidate = password_from(url)
-        if candidate is not None and _sha(candidate) == wanted:
+        if candidate is not None and sha(candidate) == wanted:
             return candidate
     return False
 

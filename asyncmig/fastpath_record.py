@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from . import fastpath
+from . import fastpath, fastpath_store
 
 #: The recorder listening to audit events (one run at a time records).
 _LISTENING: Recorder | None = None
@@ -165,7 +165,7 @@ class Recorder:
         """Store the recording if the fast path could replay it exactly."""
         entry = self._entry(run, config, secrets)
         if entry is not None:
-            fastpath.store(self.inputs.cache, self.inputs.key, entry)
+            fastpath_store.store(self.inputs.cache, self.inputs.key, entry)
 
     def _entry(self, run: Any, config: Any, secrets: set[str]) -> dict[str, Any] | None:
         import json
@@ -200,14 +200,16 @@ class Recorder:
         entry: dict[str, Any] = {
             "cargs": cargs,
             "cparams": cparams,
-            "password_sha": fastpath._sha(str(password)) if password is not None else None,
+            "password_sha": fastpath_store.sha(str(password)) if password is not None else None,
             **self.configured[0],
             "label": track.label,
             "script_heads": heads,
-            "files": {path: fastpath.file_state(path) for path in sorted(files)},
-            "folders": {folder: fastpath.folder_signature(folder) for folder in folders},
+            "files": {path: fastpath_store.file_state(path) for path in sorted(files)},
+            "folders": {folder: fastpath_store.folder_signature(folder) for folder in folders},
             "env_keys": "*" if self.env_all else sorted(self.env_keys),
-            "env_sha": fastpath.environment_signature(None if self.env_all else self.env_keys),
+            "env_sha": fastpath_store.environment_signature(
+                None if self.env_all else self.env_keys
+            ),
             "prefix": prefix,
             "suffix": suffix,
             "current_lines": self._current_lines(script, track, heads),
