@@ -34,20 +34,20 @@ OPS: dict[str, tuple[list[str], list[str]]] = {
     "current": (["current"], ["current"]),
     "status": (["status"], ["current"]),
     "history": (["history"], ["history"]),
+    "history (terminal)": (["history"], ["history"]),
 }
 
 
-def instructions(cmd: list[str], cwd: Path) -> int:
-    """Instructions the process executed (its own, children not followed)."""
+def instructions(cmd: list[str], cwd: Path, terminal: bool = False) -> int:
+    """Instructions the process executed (its own, children not followed); with
+    ``terminal``, valgrind runs under ``script`` so that stdout is a pseudo-terminal."""
+    line = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd]
+    if terminal:
+        line = ["script", "-qec", " ".join(line), "/dev/null"]
     done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
-        cwd=cwd,
-        env=bench.clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+        line, cwd=cwd, env=bench.clean_env(), capture_output=True, text=True, check=False
     )
-    found = COLLECTED.findall(done.stderr)
+    found = COLLECTED.findall(done.stderr + done.stdout)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-500:]}")
     return int(found[-1])
@@ -82,8 +82,9 @@ def main() -> None:
                 # fast path; measured is the steady state of a deploy with nothing to do.
                 bench.run([bench.ASYNCMIG, *am], projects["asyncmig"])
                 bench.run([bench.ALEMBIC, *al], projects["alembic"])
-                a = instructions([bench.ASYNCMIG, *am], projects["asyncmig"])
-                b = instructions([bench.ALEMBIC, *al], projects["alembic"])
+                tty = op.endswith("(terminal)")
+                a = instructions([bench.ASYNCMIG, *am], projects["asyncmig"], tty)
+                b = instructions([bench.ALEMBIC, *al], projects["alembic"], tty)
                 rows.append(f"| {n} | `{op}` | {a / 1e6:.0f} | {b / 1e6:.0f} | {a / b:.2f} |")
                 print(rows[-1], flush=True)
     finally:
