@@ -157,8 +157,11 @@ def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
     # Help, version, completion and other commands: straight to the command line.
-    if _COMMANDS.intersection(argv) and not _HELP.intersection(argv) and answer(argv):
-        return
+    try:
+        if _COMMANDS.intersection(argv) and not _HELP.intersection(argv) and answer(argv):
+            return
+    except KeyboardInterrupt:  # Ctrl-C during the connect: the exit code the CLI uses
+        sys.exit(130)
     from .cli import main as full
 
     full()
