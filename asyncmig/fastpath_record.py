@@ -70,7 +70,10 @@ class _Tee:
         self._recorder = recorder
 
     def write(self, text: str) -> int:
-        self._recorder.chunks.append((self._recorder.phase, self._name, text))
+        # A logging handler env.py made keeps this stream after the run: only what is
+        # written while env.py runs belongs to the recording.
+        if self._recorder.capturing_now:
+            self._recorder.chunks.append((self._recorder.phase, self._name, text))
         return int(self._stream.write(text))
 
     def __getattr__(self, name: str) -> Any:
@@ -107,6 +110,7 @@ class Recorder:
         self.modules: set[str] = set()
         self.wrote = False
         self.script: Any = None
+        self.capturing_now = False
 
     # -- called by the run (asyncmig.deploy.Run) ---------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> None:
@@ -153,9 +157,11 @@ class Recorder:
         sys.stderr = _Tee(sys.stderr, "stderr", self)
         os.environ = environ  # noqa: B003 (a recording view of the same variables)
         _LISTENING = self
+        self.capturing_now = True
         try:
             yield
         finally:
+            self.capturing_now = False
             _LISTENING = None
             sys.stdout, sys.stderr, os.environ = saved
             self.modules = set(sys.modules) - before
