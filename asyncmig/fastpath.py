@@ -37,7 +37,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .fastpath_store import CACHE_NAME, FORMAT, file_state, load, password_from, sha, unchanged
+from .fastpath_store import (
+    CACHE_NAME,
+    FORMAT,
+    environment_values,
+    file_state,
+    load,
+    password_from,
+    secret_check,
+    sha,
+    unchanged,
+)
 
 #: What the recorded connection must have been, for the fast path to connect the same way.
 SUPPORTED = ("postgresql", "asyncpg")
@@ -91,6 +101,13 @@ class Inputs:
     connect_timeout: float
 
 
+def _masked(text: str) -> str:
+    from .masking import mask_text
+    from .urls import _raw_secrets
+
+    return mask_text(text, _raw_secrets(text))
+
+
 def inputs(request: Request) -> Inputs | None:
     """The cache key of ``request`` (no SQLAlchemy, no Alembic), or None when the fast
     path is off or the script location is not a folder."""
@@ -115,6 +132,9 @@ def inputs(request: Request) -> Inputs | None:
     for name in ("DATABASE_URL", "ALEMBIC_CONFIG"):
         if name in env:
             ours[name] = env[name][0]
+    # The key holds no secret: a changed password shows in the secret check instead.
+    shown = {k: _masked(v) for k, v in ours.items()}
+    given = {k: _masked(v) if isinstance(v, str) else v for k, v in options.items()}
     material = {
         "format": FORMAT,
         "asyncmig": __version__,
@@ -123,10 +143,10 @@ def inputs(request: Request) -> Inputs | None:
         "cwd": str(cwd),
         "command": request.command,
         "arguments": sorted(request.arguments.items()),
-        "options": sorted(options.items()),
+        "options": sorted(given.items()),
         "quiet": request.quiet,
         "raiseerr": request.raiseerr,
-        "env": sorted(ours.items()),
+        "env": sorted(shown.items()),
         "ini": [str(ini_path), _filesha(ini_path)],
         "toml": [str(toml_path), _filesha(toml_path)],
         "section": section,
@@ -289,13 +309,15 @@ def consult(request: Request) -> Consulted:
 
 
 def _password(entry: dict[str, Any], urls: Iterable[str]) -> str | bool | None:
-    """The password env.py connected with, from the settings' URLs (False: not found)."""
-    wanted = entry["password_sha"]
-    if wanted is None:
-        return None
-    for url in urls:
-        candidate = password_from(url)
-        if candidate is not None and sha(candidate) == wanted:
+    """The password env.py connected with, from the settings' URLs, checked together with
+    the variables env.py read (False: a password or a variable differs)."""
+    keys = entry["env_keys"]
+    environment = environment_values(None if keys == "*" else keys)
+    candidates: list[str | None] = [None]
+    if entry["has_password"]:
+        candidates = [p for p in dict.fromkeys(password_from(url) for url in urls) if p]
+    for candidate in candidates:
+        if secret_check([candidate, environment], entry["salt"]) == entry["secret_check"]:
             return candidate
     return False
 

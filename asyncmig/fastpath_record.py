@@ -176,7 +176,7 @@ class Recorder:
     def _entry(self, run: Any, config: Any, secrets: set[str]) -> dict[str, Any] | None:
         import json
 
-        from .masking import mask_text
+        from .masking import SECRET_KEYS, mask_text
 
         tracks = run.tracks
         if self.wrote or len(tracks) != 1 or len(self.connects) != 1 or len(self.configured) != 1:
@@ -190,12 +190,17 @@ class Recorder:
         if (name, driver) != fastpath.SUPPORTED:
             return None
         password = cparams.pop("password", None)
+        if any(key.lower() in SECRET_KEYS for key in cparams):
+            return None  # another secret among the connect arguments: never stored
         prefix = [[n, t] for phase, n, t in self.chunks if phase == 0]
         suffix = [[n, t] for phase, n, t in self.chunks if phase == 2]
         if any(mask_text(t, secrets) != t for _, t in (*prefix, *suffix)):
             return None  # never store a secret (env.py printed one)
         script = self.script
         heads = list(script.get_heads())
+        salt = os.urandom(16).hex()
+        keys = None if self.env_all else self.env_keys
+        environment = fastpath_store.environment_values(keys)
         folders = [str(p) for p in script._version_locations]
         files = set(self.opened) | {script.env_py_location}
         for module_name in self.modules:
@@ -206,16 +211,17 @@ class Recorder:
         entry: dict[str, Any] = {
             "cargs": cargs,
             "cparams": cparams,
-            "password_sha": fastpath_store.sha(str(password)) if password is not None else None,
+            "has_password": password is not None,
+            "salt": salt,
+            "secret_check": fastpath_store.secret_check(
+                [None if password is None else str(password), environment], salt
+            ),
             **self.configured[0],
             "label": track.label,
             "script_heads": heads,
             "files": {path: fastpath_store.file_state(path) for path in sorted(files)},
             "folders": {folder: fastpath_store.folder_signature(folder) for folder in folders},
             "env_keys": "*" if self.env_all else sorted(self.env_keys),
-            "env_sha": fastpath_store.environment_signature(
-                None if self.env_all else self.env_keys
-            ),
             "prefix": prefix,
             "suffix": suffix,
             "current_lines": self._current_lines(script, track, heads),

@@ -93,13 +93,20 @@ def test_same_output_and_exit_code_with_and_without(
     assert "Context impl PostgresqlImpl." in full[2] or "-q" in args or "--json" in args
 
 
-def test_the_recording_holds_no_password(tmp_path: Path, pg_url: str, cli: Cli) -> None:
+def test_the_recording_holds_no_password(
+    tmp_path: Path, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
     project = make_project(tmp_path)
     project.revisions(1)
-    url = pg_url.replace("postgres@", "postgres:s3cr3t-pw@", 1)  # trust auth ignores it
+    url = pg_url.replace("postgres@", "postgres:s3cr%40t-pw@", 1)  # trust auth ignores it
     assert cli("--url", url, "upgrade", "head").exit_code == 0
     text = json.dumps(recorded(project))
-    assert "password_sha" in text and "s3cr3t-pw" not in text
+    assert "secret_check" in text and "s3cr" not in text
+    # The password comes from the URL again, checked against the hash.
+    assert cli("--url", url, "upgrade", "head").exit_code == 0
+    other = pg_url.replace("postgres@", "postgres:another@", 1)
+    assert cli("--url", other, "upgrade", "head").exit_code == 0
+    assert answers == [False, True, False]
 
 
 @pytest.mark.parametrize("change", ["env.py", "revision", "ini", "environment", "url"])
@@ -361,3 +368,17 @@ def test_env_py_that_sets_search_path_is_never_answered_from_another_schema(
         s.run(s.conn.execute("INSERT INTO public.alembic_version VALUES ('0001aa')"))
     status = cli("--url", pg_url, "status")
     assert status.exit_code == 0 and "Up to date." in status.stdout
+
+
+def test_a_changed_password_in_the_environment_falls_back(
+    project: Project, pg_url: str, cli: Cli, answers: list[bool]
+) -> None:
+    """The key holds no secret: the same key, and the secret check sees the change."""
+    project.revisions(1)
+    first = {"DATABASE_URL": pg_url.replace("postgres@", "postgres:first-pw@", 1)}
+    second = {"DATABASE_URL": pg_url.replace("postgres@", "postgres:second-pw@", 1)}
+    for env in (first, first, second, second, first):
+        assert cli("upgrade", "head", env=env).exit_code == 0  # type: ignore[arg-type]
+    assert answers == [False, True, False, True, False]
+    text = json.dumps(recorded(project))
+    assert "first-pw" not in text and "second-pw" not in text
