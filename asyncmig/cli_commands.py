@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,7 @@ from .cli import CliState, app, error_json, printer_of, runtime_of, settings_of,
 from .errors import AsyncmigError, ExitCode
 
 if TYPE_CHECKING:
+    from .render import Printer
     from .results import RunResult
     from .runner import Runtime
 
@@ -248,6 +249,31 @@ def show_cmd(
     render.show(printer, commands.show(rt, rev))
 
 
+# -- the no-op fast path ---------------------------------------------------------------------
+def _fast(ctx: typer.Context, command: str, **arguments: object) -> Any:
+    """The answer from a recording when the database is at the heads (asyncmig.fastpath),
+    else None; then ``ctx.meta`` carries the recorder for the full run."""
+    from .fastpath import Request, recall
+
+    state = state_of(ctx)
+    consulted = recall(Request(command, arguments, state.options, state.quiet, state.traceback))
+    if consulted.answer is not None:
+        consulted.answer.replay(sys.stdout, sys.stderr)
+        return consulted.answer
+    if consulted.record and consulted.inputs is not None:
+        from .fastpath_record import Recorder
+
+        request = Request(command, arguments, state.options, state.quiet, state.traceback)
+        ctx.meta["asyncmig.recorder"] = Recorder(request, consulted.inputs)
+    return None
+
+
+def _runtime(ctx: typer.Context, json_mode: bool) -> tuple[Runtime, Printer]:
+    rt, printer = runtime_of(ctx, json_mode)
+    rt.recorder = ctx.meta.get("asyncmig.recorder")
+    return rt, printer
+
+
 # -- migrating -------------------------------------------------------------------------------
 def _migrate(
     ctx: typer.Context,
@@ -262,7 +288,7 @@ def _migrate(
     ``gate`` runs first and may refuse the run (``upgrade --lint``)."""
     from . import render
 
-    rt, printer = runtime_of(ctx, json_out)
+    rt, printer = _runtime(ctx, json_out)
     if gate is not None:
         gate(rt)
     result = call(rt)
@@ -287,6 +313,12 @@ def upgrade_cmd(
     validate: ValidateOpt = False,
 ) -> None:
     """Upgrade the database to a later revision."""
+    fast = _fast(
+        ctx, "upgrade", revision=revision, sql=sql, tag=tag, lint=lint, validate=validate
+    )
+    if fast is not None:
+        _fast_summary(ctx, fast.run_result(revision), json_out)
+        return
     from . import commands
     from .cli_history import upgrade_gate
 
@@ -297,6 +329,16 @@ def upgrade_cmd(
         json_out=json_out,
         gate=upgrade_gate(ctx, revision, sql, lint=lint, validate=validate),
     )
+
+
+def _fast_summary(ctx: typer.Context, result: RunResult, json_out: bool) -> None:
+    from . import render
+
+    printer = printer_of(ctx, json_out)
+    if json_out:
+        printer.json(result.to_json())
+    else:
+        render.summary(printer, result)
 
 
 # ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
@@ -356,11 +398,18 @@ def current_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Show the database's current revision(s)."""
-    from . import commands, render
+    from . import render
     from .errors import PendingMigrations
 
-    rt, printer = runtime_of(ctx, json_out)
-    result = commands.current(rt)
+    fast = _fast(ctx, "current")
+    if fast is not None:
+        result = fast.current_result()
+        printer = printer_of(ctx, json_out)
+    else:
+        from . import commands
+
+        rt, printer = _runtime(ctx, json_out)
+        result = commands.current(rt)
     if json_out:
         printer.json(result.to_json())
         if check_heads and not result.at_heads:
@@ -378,7 +427,7 @@ def status_cmd(
     all_revisions: AllOpt = False,
 ) -> None:
     """Show current revision(s), heads and pending revisions; exit 4 if any are pending."""
-    from . import commands, render
+    from . import render
 
     if all_revisions:
         from .cli_history import status_all
@@ -386,8 +435,15 @@ def status_cmd(
         status_all(ctx, json_out)
         return
 
-    rt, printer = runtime_of(ctx, json_out)
-    status = commands.status(rt)
+    fast = _fast(ctx, "status")
+    if fast is not None:
+        status = fast.status()
+        printer = printer_of(ctx, json_out)
+    else:
+        from . import commands
+
+        rt, printer = _runtime(ctx, json_out)
+        status = commands.status(rt)
     if json_out:
         printer.json(status.to_json())
     else:

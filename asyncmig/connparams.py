@@ -14,7 +14,6 @@ The drivers' halves live in :mod:`asyncmig.connparams_pg` and
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +124,8 @@ def unsupported(
 
 def unknown(key: str, driver: str, known: frozenset[str]) -> ConfigError:
     close = [_SPELLINGS[key]] if key in _SPELLINGS and _SPELLINGS[key] in known else []
+    import difflib
+
     close = close or difflib.get_close_matches(key, sorted(known), n=1)
     hint = (
         f": did you mean '{close[0]}'?"
@@ -136,6 +137,8 @@ def unknown(key: str, driver: str, known: frozenset[str]) -> ConfigError:
 
 def bad_value(key: str, value: Any, expected: str, choices: tuple[str, ...] = ()) -> ConfigError:
     shown = MASK if key in SECRET_KEYS else repr(value)
+    import difflib
+
     close = difflib.get_close_matches(str(value), choices, n=1) if choices else []
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return ConfigError(f"URL parameter {key}={shown} is invalid: expected {expected}{hint}")
@@ -241,6 +244,8 @@ def _check_sqlite_url(url: URL, driver: str) -> None:
         return
     for key in query:
         if key not in _SQLITE_URL_KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key, sorted(_SQLITE_URL_KEYS), n=1)
             if close:
                 raise unknown(key, driver, _SQLITE_URL_KEYS)

@@ -106,6 +106,8 @@ class Run:
             from .history.record import Recorder
 
             self.history = Recorder.from_options(config.options, config.events.notice)
+        #: Notes what env.py does, for the no-op fast path (asyncmig.fastpath_record).
+        self.recorder: Any = None
 
     # -- hooks ---------------------------------------------------------------------------
     def on_connect(self, dialect: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -119,6 +121,8 @@ class Run:
         cparams.clear()
         cparams.update(translated)
         sessions.connect_defaults(dialect.name, dialect.driver, cparams)
+        if self.recorder is not None and not self._verifying:
+            self.recorder.on_connect(dialect, cargs, cparams)
         # Reading back after the run is worth one try, not another wait.
         timeout = 0 if self._verifying else self.config.wait_timeout
         deadline = time.monotonic() + timeout
@@ -147,6 +151,8 @@ class Run:
             kw.setdefault("version_table_schema", self.config.schema)
         track, new = self._track_for(env, connection, kw)
         self.current = track
+        if self.recorder is not None and new:
+            self.recorder.on_configure(env, track.connection, kw)
         callbacks = kw.get("on_version_apply") or ()
         if callable(callbacks):
             callbacks = (callbacks,)
@@ -176,6 +182,14 @@ class Run:
                         host_port(track.connection),
                     )
                 )
+
+    def after_configure(self) -> None:
+        if self.recorder is not None:
+            self.recorder.after_configure()
+
+    def after_run_migrations(self) -> None:
+        if self.recorder is not None:
+            self.recorder.after_run_migrations()
 
     def before_run_migrations(self, env: EnvironmentContext, kw: dict[str, Any]) -> None:
         track = self.current

@@ -45,7 +45,11 @@ class RunHooks(Protocol):
         self, env: EnvironmentContext, args: tuple[Any, ...], kw: dict[str, Any]
     ) -> None: ...
 
+    def after_configure(self) -> None: ...
+
     def before_run_migrations(self, env: EnvironmentContext, kw: dict[str, Any]) -> None: ...
+
+    def after_run_migrations(self) -> None: ...
 
     def before_autocommit_block(self, migration_context: MigrationContext) -> None: ...
 
@@ -94,12 +98,16 @@ def install() -> None:
             if run is not None:
                 run.before_configure(self, args, kw)
             original_configure(self, *args, **kw)
+            if run is not None:
+                run.after_configure()
 
         def run_migrations(self: EnvironmentContext, **kw: Any) -> None:
             run = _ACTIVE.get()
             if run is not None:
                 run.before_run_migrations(self, kw)
             original_run(self, **kw)
+            if run is not None:
+                run.after_run_migrations()
 
         def autocommit_block(self: MigrationContext) -> Any:
             run = _ACTIVE.get()

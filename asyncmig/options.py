@@ -312,6 +312,19 @@ class Options(TypedDict, total=False):
             applies_to="upgrade, downgrade, stamp",
         ),
     ]
+    fast_path: Annotated[
+        bool | None,
+        Spec(
+            (),
+            "Answer a no-op upgrade head, status and current from a connect and one query "
+            "when a previous run recorded how env.py connects (default true).",
+            env="ASYNCMIG_FAST_PATH",
+            ini="asyncmig.fast_path",
+            default=True,
+            parse=parse_bool,
+            applies_to="upgrade head, status, current (command line only)",
+        ),
+    ]
     cwd: Annotated[
         str | os.PathLike[str] | None,
         Spec((), "API only: the directory to find the config in (default: the process's)."),

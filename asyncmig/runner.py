@@ -15,7 +15,8 @@ import io
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from contextlib import nullcontext as _nothing
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
@@ -54,6 +55,9 @@ class Runtime:
     #: A fleet's schema target (:mod:`asyncmig.fleet`): the run's ``search_path`` and
     #: ``version_table_schema`` (PostgreSQL).
     schema: str | None = None
+    #: Records what env.py does for the no-op fast path (the CLI sets it; see
+    #: :mod:`asyncmig.fastpath_record`).
+    recorder: Any = None
 
 
 @contextmanager
@@ -92,6 +96,8 @@ def execute(
         ),
         external=rt.connection,
     )
+    recorder = rt.recorder if rt.connection is None else None
+    run.recorder = recorder
     sections = SectionReader(settings, notice=rt.events.notice, secrets=rt.secrets)
     config = build_config(
         settings,
@@ -114,7 +120,8 @@ def execute(
         if alembic in _READS_VERSIONS:
             _check_versions(config)
         try:
-            return call(config)
+            with recorder.capturing() if recorder is not None else _nothing():
+                value = call(config)
         finally:
             try:
                 run.release(failed=sys.exc_info()[1] is not None)
@@ -124,6 +131,10 @@ def execute(
                 run.restore_logging()
                 if run.revision_index is not None:
                     run.revision_index.save()
+        if recorder is not None:
+            with suppress(Exception):  # a recording that cannot be stored is no failure
+                recorder.save(run, config, rt.secrets)
+        return value
 
     with _process_lock(rt), hooks.activate(run):
         try:

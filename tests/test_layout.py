@@ -25,11 +25,27 @@ UNIT = TESTS / "unit"
 
 #: asyncmig modules without a tests/unit module: where they are tested instead, and why.
 COVERED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "entry": (
+        ("test_fastpath.py",),
+        "the console script's own parsing and answer, compared with the Typer path",
+    ),
+    "fastpath": (
+        ("test_fastpath.py",),
+        "eligibility, the key and the answer: byte-identical output with and without it",
+    ),
+    "fastpath_record": (
+        ("test_fastpath.py",),
+        "what a full run records, asserted by the answers replayed from it",
+    ),
+    "fastpath_store": (
+        ("test_fastpath.py",),
+        "the recordings file and its input checks, through fallbacks on changes",
+    ),
     "cli_history": (
         ("test_history.py",),
         "argument parsing of log and validate; asserted through the commands",
     ),
-    "commands/history": (
+    "commands/schema_history": (
         ("test_history.py",),
         "log, status --all and validate as commands, on the three databases",
     ),

@@ -7,7 +7,6 @@ PostgreSQL ``SET`` values, and the docs' entrypoint and YAML commands are run.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
@@ -17,8 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +23,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from support.projects import Project, make_project
 from support.scripts import run_script
+from support.sessions import PG_KEY, Session, pg_session
 
 from asyncmig import locks
 from asyncmig.errors import ExitCode
@@ -55,41 +53,6 @@ def lock_message(timeout: str, holder: str) -> str:
         rf"Error: migration lock not acquired within {re.escape(timeout)} s: {holder} "
         r"\(raise --lock-timeout to wait longer\)"
     )
-
-
-PG_KEY = locks.advisory_key(locks.lock_name("alembic_version", None))
-
-
-# -- helpers --------------------------------------------------------------------------------
-class Session:
-    """A database session owned by the test (another replica, an admin's psql)."""
-
-    def __init__(self, connect: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.conn = self.run(connect())
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coro)
-
-    def close(self) -> None:
-        try:
-            # asyncmy's close() only schedules it; ensure_closed() says goodbye to the server.
-            closing = getattr(self.conn, "ensure_closed", None) or self.conn.close
-            self.run(closing())
-        finally:
-            self.loop.close()
-
-
-@contextmanager
-def pg_session(url: str) -> Iterator[Session]:
-    import asyncpg
-
-    dsn = url.replace("+asyncpg", "", 1)
-    session = Session(lambda: asyncpg.connect(dsn))
-    try:
-        yield session
-    finally:
-        session.close()
 
 
 def pg_fetch(url: str, sql: str) -> list[Any]:
