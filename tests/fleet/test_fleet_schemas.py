@@ -93,3 +93,33 @@ def test_200_schemas_jobs_8_one_failing_tenant_then_a_rerun(
     assert pg_rows(
         pg_url, "select count(*) from information_schema.tables where table_schema = 'public'"
     ) == [(0,)]
+
+
+def test_each_schema_target_keeps_its_own_history(
+    cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
+) -> None:
+    """The schema history (docs/history.md) is per target: asyncmig_history sits beside
+    each tenant's version table, with that tenant's steps and the fleet's deploy id."""
+    ids = project.revisions(2)
+    targets = write_targets(tmp_path / "targets.txt", ["tenant_a", "tenant_b"])
+
+    result = cli("--url", pg_url, "--deploy-id", "release-7", "fleet", "upgrade", "head",
+                 "--targets", str(targets), "--jobs", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = cli("--url", pg_url, "fleet", "downgrade", "-1", "--targets", str(targets),
+                 "--jobs", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for schema in ("tenant_a", "tenant_b"):
+        rows = pg_rows(
+            pg_url,
+            f'select revision, direction, deploy_id from "{schema}".asyncmig_history '
+            "order by id",
+        )
+        assert rows == [
+            (ids[0], "upgrade", "release-7"),
+            (ids[1], "upgrade", "release-7"),
+            (ids[1], "downgrade", None),
+        ]
+    assert pg_rows(
+        pg_url, "select count(*) from information_schema.tables where table_schema = 'public'"
+    ) == [(0,)]
