@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .cli import app, runtime_of, state_of
-from .cli_commands import JsonOpt
+from .cli_params import JsonOpt
 
 if TYPE_CHECKING:
     from .render import Printer

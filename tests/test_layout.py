@@ -25,6 +25,14 @@ UNIT = TESTS / "unit"
 
 #: asyncmig modules without a tests/unit module: where they are tested instead, and why.
 COVERED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "cli_params": (
+        ("unit/test_cli_commands.py", "e2e/test_docs.py"),
+        "option declarations shared by the command modules; asserted through the commands",
+    ),
+    "cli_scripts": (
+        ("unit/test_cli_commands.py", "e2e/test_plain_alembic.py"),
+        "init and the revision-file commands, tested with the rest of the command line",
+    ),
     "entry": (
         ("test_fastpath.py",),
         "the console script's own parsing and answer, compared with the Typer path",
