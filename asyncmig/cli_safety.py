@@ -48,7 +48,7 @@ def _refuse(report: LintReport, what: str) -> None:
 def lint_cmd(ctx: typer.Context, target: LintTargetArg = "head", json_out: JsonOpt = False) -> None:
     """Lint the revisions an upgrade would run (asyncmig's rules; squawk on PostgreSQL);
     exit 4 on an error-level finding."""
-    from . import commands, render
+    from . import commands, render_safety
 
     rt, printer = runtime_of(ctx, json_out)
     report = commands.lint(rt, target)
@@ -66,7 +66,7 @@ def lint_cmd(ctx: typer.Context, target: LintTargetArg = "head", json_out: JsonO
                 title=f"asyncmig lint: {finding.rule}",
             )
     else:
-        render.lint(printer, report)
+        render_safety.lint(printer, report)
     _refuse(report, "")
 
 
@@ -80,7 +80,7 @@ def _stderr_printer(ctx: typer.Context) -> Printer:
 
 def plan_with_lint(ctx: typer.Context, target: str, json_out: bool) -> None:
     """``plan --lint``: the plan, then the lint report of the same revisions."""
-    from . import commands, render
+    from . import commands, render, render_safety
 
     rt, printer = runtime_of(ctx, json_out)
     report = commands.lint(rt, target)
@@ -89,7 +89,7 @@ def plan_with_lint(ctx: typer.Context, target: str, json_out: bool) -> None:
         state_of(ctx).json_owed = False
     else:
         render.plan(printer, report.plan)
-        render.lint(_stderr_printer(ctx), report)
+        render_safety.lint(_stderr_printer(ctx), report)
     _refuse(report, "")
 
 
@@ -97,11 +97,11 @@ def lint_gate(ctx: typer.Context, rt: Runtime, revision: str, sql: bool = False)
     """``upgrade --lint``: lint what the upgrade would run; refuse it on an error.
 
     ``upgrade TARGET --sql`` renders from base (offline), so its lint is ``base:TARGET``."""
-    from . import commands, render
+    from . import commands, render_safety
 
     target = f"base:{revision}" if sql and ":" not in revision else revision
     report = commands.lint(rt, target)
-    render.lint(_stderr_printer(ctx), report)
+    render_safety.lint(_stderr_printer(ctx), report)
     _refuse(report, ": not upgrading")
 
 
@@ -121,7 +121,7 @@ def verify_cmd(
 ) -> None:
     """On a scratch database: every revision up, down and up again; then the models
     against the schema, and a single head. Exit 4 on a problem."""
-    from . import commands, render
+    from . import commands, render_safety
     from .errors import UnsafeMigration
 
     rt, printer = runtime_of(ctx, json_out)
@@ -130,7 +130,7 @@ def verify_cmd(
         printer.json(report.to_json())
         state_of(ctx).json_owed = False
     else:
-        render.verify(printer, report)
+        render_safety.verify(printer, report)
     if not report.ok:
         first = report.problems[0]
         more = len(report.problems) - 1

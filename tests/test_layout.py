@@ -25,6 +25,10 @@ UNIT = TESTS / "unit"
 
 #: asyncmig modules without a tests/unit module: where they are tested instead, and why.
 COVERED_ELSEWHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    "render_safety": (
+        ("unit/commands/test_safety.py", "unit/safety/test_stairway.py"),
+        "the lint and verify reports, asserted line by line with the commands",
+    ),
     "cli_params": (
         ("unit/test_cli_commands.py", "e2e/test_docs.py"),
         "option declarations shared by the command modules; asserted through the commands",
