@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from . import bridge, locks, pooler, sessions
+from . import locks, pooler, sessions
 from .connparams import translate_connect_params
 from .dbwait import connect_with_retry
 from .errors import ConfigError
@@ -38,7 +37,7 @@ from .events import Events
 from .history import autogenerate_filter
 from .results import Step
 from .revindex import RevisionIndex
-from .tracks import Track, dbapi_of, describe_target, host_port, position, read_raw
+from .tracks import Track, dbapi_of, describe_target, host_port, position, read_back, read_raw
 from .urls import mask_url
 from .watchdog import MARGIN, Watchdog
 
@@ -130,7 +129,7 @@ class Run:
         def attempt() -> Any:
             # Each try gets what is left of the wait, and never less than the floor.
             bound = max(deadline - time.monotonic(), sessions.CONNECT_FLOOR)
-            return self._connect_once(dialect, cargs, cparams, bound)
+            return sessions.connect_once(dialect, cargs, cparams, bound, self.watchdog)
 
         connection = connect_with_retry(
             attempt,
@@ -255,7 +254,7 @@ class Run:
                 if track.offline or not track.steps or track.verified is not None:
                     continue
                 with contextlib.suppress(Exception):  # unreadable: report what Alembic said
-                    track.verified = self._read_back(track)
+                    track.verified = read_back(track, self.external)
         finally:
             self._verifying = False
 
@@ -329,29 +328,17 @@ class Run:
         config = self.config
         backend = connection.dialect.name
         own = connection is not self.external
-        if backend == "postgresql":
-            track.pooled = pooler.detect(connection)
-            if track.pooled == pooler.TRANSACTION:
-                if not own:
-                    pooler.check_statement_cache(connection, host_port(connection))
-                config.events.notice(pooler.notice(host_port(connection)))
-                return
-            settings = sessions.pg_settings(
-                connection, config.statement_timeout, config.pg_lock_timeout, own=own, local=False
-            )
-            with sessions.own_transaction(connection):
-                if config.schema is not None:
-                    sessions.enter_schema(connection, config.schema, create=config.writes)
-                sessions.apply_pg_settings(connection, settings, local=False)
-        elif config.schema is not None:
-            raise ConfigError(
-                f"schema targets need PostgreSQL ({backend} has no schemas within a database): "
-                "give each tenant database its own URL"
-            )
-        elif backend in ("mysql", "mariadb"):
-            with sessions.own_transaction(connection):
-                settings = sessions.mysql_settings(connection, config.statement_timeout, own=own)
-                sessions.apply_mysql_settings(connection, settings)
+        track.pooled = sessions.prepare(
+            connection,
+            statement_timeout=config.statement_timeout,
+            pg_lock_timeout=config.pg_lock_timeout,
+            schema=config.schema,
+            create_schema=config.writes,
+            own=own,
+            notice=config.events.notice,
+        )
+        if track.pooled == pooler.TRANSACTION:
+            return
         if config.lock_timeout is None:
             return
         name = locks.lock_name(track.version_table, track.version_table_schema)
@@ -365,25 +352,6 @@ class Run:
             # CREATE TABLE commits on MySQL: made here, under the lock, before the
             # migration transaction (elsewhere with the first step's row).
             self.history.prepare(track, connection, own=own)
-
-    def _connect_once(self, dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float) -> Any:
-        """One connect try, bounded by ``bound`` seconds where the driver lets us."""
-        exempt = self.watchdog.exempt if self.watchdog is not None else contextlib.nullcontext
-        if dialect.is_async and dialect.name != "sqlite" and bridge.in_greenlet():
-            return sessions.bounded_connect(
-                lambda: dialect.connect(*cargs, **cparams),
-                bound,
-                bridge.await_,
-                bridge.spawn,
-                exempt,
-            )
-        params = dict(cparams)
-        if dialect.name == "postgresql" and dialect.driver == "psycopg":
-            # The sync psycopg dialect (a plain create_engine in env.py) blocks the loop,
-            # so only libpq's own bound applies: whole seconds, at least 2.
-            params.setdefault("connect_timeout", max(2, math.ceil(bound)))
-        with exempt():
-            return dialect.connect(*cargs, **params)
 
     def _wrap_plan(self, env: EnvironmentContext) -> None:
         """Record the steps Alembic is about to run, for progress counts and error lines."""
@@ -441,21 +409,3 @@ class Run:
             self.config.events.step(applied, len(track.steps), len(track.planned) or None)
 
         return on_version_apply
-
-    def _read_back(self, track: Track) -> tuple[str, ...] | None:
-        from alembic.runtime.migration import MigrationContext
-
-        opts = {
-            "version_table": track.version_table,
-            "version_table_schema": track.version_table_schema,
-        }
-        connection = track.connection
-        assert connection is not None
-        if connection is self.external and not connection.closed:
-            return tuple(MigrationContext.configure(connection, opts=opts).get_current_heads())
-        engine: Engine = connection.engine
-        url = engine.url
-        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-            return None  # a new connection would see another, empty database
-        with engine.connect() as fresh:
-            return tuple(MigrationContext.configure(fresh, opts=opts).get_current_heads())

@@ -27,6 +27,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from . import bridge, pooler
+from .errors import ConfigError
+from .tracks import host_port
+from .watchdog import Watchdog
+
 #: Keepalive idle / interval (s), probe count, and TCP_USER_TIMEOUT (ms): about 25 s.
 KEEPALIVE = (10, 5, 3)
 USER_TIMEOUT_MS = 25_000
@@ -224,3 +229,61 @@ def own_transaction(connection: Connection) -> Iterator[None]:
     yield
     if began and connection.in_transaction():
         connection.commit()
+
+
+def prepare(
+    connection: Connection,
+    *,
+    statement_timeout: float | None,
+    pg_lock_timeout: float | None,
+    schema: str | None,
+    create_schema: bool,
+    own: bool,
+    notice: Callable[[str], None],
+) -> str | None:
+    """A migration connection's session, before the lock: the schema target and the server
+    timeouts. Returns the pooler mode found (:mod:`asyncmig.pooler`); through a
+    transaction-mode pooler nothing is set here (a session setting would leak to other
+    clients: the run sets them inside the migration transaction)."""
+    backend = connection.dialect.name
+    pooled = None
+    if backend == "postgresql":
+        pooled = pooler.detect(connection)
+        if pooled == pooler.TRANSACTION:
+            if not own:
+                pooler.check_statement_cache(connection, host_port(connection))
+            notice(pooler.notice(host_port(connection)))
+            return pooled
+        settings = pg_settings(connection, statement_timeout, pg_lock_timeout, own=own, local=False)
+        with own_transaction(connection):
+            if schema is not None:
+                enter_schema(connection, schema, create=create_schema)
+            apply_pg_settings(connection, settings, local=False)
+    elif schema is not None:
+        raise ConfigError(
+            f"schema targets need PostgreSQL ({backend} has no schemas within a database): "
+            "give each tenant database its own URL"
+        )
+    elif backend in ("mysql", "mariadb"):
+        with own_transaction(connection):
+            settings = mysql_settings(connection, statement_timeout, own=own)
+            apply_mysql_settings(connection, settings)
+    return pooled
+
+
+def connect_once(
+    dialect: Any, cargs: Any, cparams: dict[str, Any], bound: float, watchdog: Watchdog | None
+) -> Any:
+    """One connect try, bounded by ``bound`` seconds where the driver lets us."""
+    exempt = watchdog.exempt if watchdog is not None else contextlib.nullcontext
+    if dialect.is_async and dialect.name != "sqlite" and bridge.in_greenlet():
+        return bounded_connect(
+            lambda: dialect.connect(*cargs, **cparams), bound, bridge.await_, bridge.spawn, exempt
+        )
+    params = dict(cparams)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        # The sync psycopg dialect (a plain create_engine in env.py) blocks the loop,
+        # so only libpq's own bound applies: whole seconds, at least 2.
+        params.setdefault("connect_timeout", max(2, math.ceil(bound)))
+    with exempt():
+        return dialect.connect(*cargs, **params)

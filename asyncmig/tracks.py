@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from .results import Step
 
@@ -116,3 +116,25 @@ def describe_target(dialect: Any, cargs: Any, cparams: dict[str, Any]) -> str:
     where = f"{host}:{port}" if port else str(host)
     database = cparams.get("database") or cparams.get("db") or cparams.get("dbname")
     return f"{name} server {where}" + (f" database {database}" if database else "")
+
+
+def read_back(track: Track, external: Connection | None) -> tuple[str, ...] | None:
+    """The heads ``track``'s version table holds now, read on a connection of our own (or
+    on the caller's, ``external``), so a run env.py rolled back is never reported applied.
+    None when a new connection cannot see the same database (SQLite in memory)."""
+    from alembic.runtime.migration import MigrationContext
+
+    opts = {
+        "version_table": track.version_table,
+        "version_table_schema": track.version_table_schema,
+    }
+    connection = track.connection
+    assert connection is not None
+    if connection is external and not connection.closed:
+        return tuple(MigrationContext.configure(connection, opts=opts).get_current_heads())
+    engine: Engine = connection.engine
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None  # a new connection would see another, empty database
+    with engine.connect() as fresh:
+        return tuple(MigrationContext.configure(fresh, opts=opts).get_current_heads())
