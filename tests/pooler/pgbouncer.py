@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import pytest
-from support.databases import PG_HOST
+from support.databases import PG_HOST, pg_fetch
 
 MODES = ("transaction", "session")
 DRIVERS = ("asyncpg", "psycopg")
@@ -211,17 +211,8 @@ def pooled_database(
 
 
 # -- reading the database on the server's own port ----------------------------------------
-def fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` on a connection of the test's own (asyncpg URL, direct port)."""
-
-    async def go() -> list[tuple[Any, ...]]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-        try:
-            return [tuple(row) for row in await conn.fetch(sql)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+# One reader for every suite: the same rows as support.databases.pg_fetch.
+fetch = pg_fetch
 
 
 def versions(db: PooledDatabase) -> list[str]:
