@@ -31,14 +31,14 @@ def _fast(ctx: typer.Context, command: str, **arguments: object) -> Any:
     from .fastpath import Request, recall
 
     state = state_of(ctx)
-    consulted = recall(Request(command, arguments, state.options, state.quiet, state.traceback))
+    request = Request(command, arguments, state.options, state.quiet, state.traceback)
+    consulted = recall(request)
     if consulted.answer is not None:
         consulted.answer.replay(sys.stdout, sys.stderr)
         return consulted.answer
     if consulted.record and consulted.inputs is not None:
         from .fastpath_record import Recorder
 
-        request = Request(command, arguments, state.options, state.quiet, state.traceback)
         ctx.meta["asyncmig.recorder"] = Recorder(request, consulted.inputs)
     return None
 

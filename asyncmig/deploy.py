@@ -263,17 +263,19 @@ class Run:
         is ending in an error, see :meth:`asyncmig.locks.HeldLock.release`)."""
         from sqlalchemy.exc import SQLAlchemyError
 
-        if self.history is not None:
-            # Rows held for a transaction still open (the API's connection=) go into it.
-            self.history.finish(failed=failed or self.lost)
-        if self.lost:
-            # Nobody answers: the server ends the session, and its lock with it.
-            self.held = [held for held in self.held if held.connection is None]
-        while self.held:
-            held = self.held.pop()
-            # A broken connection cannot unlock, but its session (and lock) is gone with it.
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                held.release(failed=failed)
+        try:
+            if self.history is not None:
+                # Rows held for a transaction still open (the API's connection=) go into it.
+                self.history.finish(failed=failed or self.lost)
+        finally:
+            if self.lost:
+                # Nobody answers: the server ends the session, and its lock with it.
+                self.held = [held for held in self.held if held.connection is None]
+            while self.held:
+                held = self.held.pop()
+                # A broken connection cannot unlock, but its session (and lock) is gone with it.
+                with contextlib.suppress(SQLAlchemyError, OSError):
+                    held.release(failed=failed)
 
     def restore_logging(self) -> None:
         """Alembic's log level as it was: after :meth:`verify`, whose read-back on a new

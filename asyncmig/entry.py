@@ -52,6 +52,11 @@ def parse(argv: list[str]) -> tuple[Request, dict[str, bool]] | None:
         flag, eq, inline = word.partition("=")
         if word in switches:
             state[switches[word]] = True
+        elif word in by_flag and by_flag[word][1].cli == "off":
+            name = by_flag[word][0]  # --no-history: a switch that turns the option off
+            if name in given:
+                return None
+            given[name] = "false"
         elif flag in by_flag and (eq or word == flag):
             name, spec = by_flag[flag]
             value = inline if eq else next(words, None)

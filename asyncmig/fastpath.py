@@ -270,11 +270,6 @@ def recall(request: Request) -> Consulted:
     return consult(request)
 
 
-def answer(request: Request) -> Answer | None:
-    """The fast answer to ``request``, or None: then the full path must run."""
-    return consult(request).answer
-
-
 def consult(request: Request) -> Consulted:
     """The fast answer to ``request`` if there is one, and whether to record the full run."""
     started = time.perf_counter()

@@ -66,12 +66,14 @@ def secret_check(values: Any, salt: str) -> str:
 
 
 def password_from(url: str) -> str | None:
-    """The password of a URL as written (``scheme://user:password@host/...``)."""
+    """The password of a URL as written (``scheme://user:password@host/...``), split where
+    the settings split it (:mod:`asyncmig.urls`: an ``@`` in the query is not the host's)."""
     from urllib.parse import unquote
 
-    rest = url.partition("://")[2]
-    userinfo, at, _ = rest.rpartition("@")
-    if not at or ":" not in userinfo:
+    from .urls import split_userinfo
+
+    userinfo, _ = split_userinfo(url.partition("://")[2])
+    if userinfo is None or ":" not in userinfo:
         return None
     return unquote(userinfo.partition(":")[2])
 

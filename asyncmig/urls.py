@@ -126,7 +126,7 @@ _HOST_END = re.compile(r"[/?]")
 _HOST_PORT = re.compile(r"(?:\[[^\]@]*\]|[^:@\[\]]*)(?::\d+)?")
 
 
-def _split_userinfo(rest: str) -> tuple[str | None, str]:
+def split_userinfo(rest: str) -> tuple[str | None, str]:
     """``(userinfo, location)``: the userinfo ends at the last ``@`` before the host.
 
     That is the first ``@`` followed by a well-formed ``host[:port]`` (no ``@``, a
@@ -171,7 +171,7 @@ def _raw_secrets(text: str) -> set[str]:
     match = _SCHEME.match(text)
     if match is None:
         return found
-    userinfo, location = _split_userinfo(match["rest"])
+    userinfo, location = split_userinfo(match["rest"])
     if userinfo is not None and ":" in userinfo:
         password = userinfo.partition(":")[2]
         found |= {password, unquote(password)}
@@ -196,7 +196,7 @@ def parse_url(raw: str) -> URL:
     scheme = _SCHEME.match(text)
     if scheme is None:
         raise _malformed(text)
-    userinfo, rest = _split_userinfo(scheme["rest"])
+    userinfo, rest = split_userinfo(scheme["rest"])
     where = _LOCATION.fullmatch(rest)
     if where is None:
         raise _malformed(text)

@@ -271,6 +271,7 @@ ARGVS = [
     ["--lock-timeout=1min", "-q", "current", "-v", "-c"],
     ["--set", "sqlalchemy.echo=false", "--statement-timeout", "30", "current", "--check-heads"],
     ["-c", "alembic.ini", "--env-file", ".env", "--traceback", "status"],
+    ["--no-history", "--deploy-id", "r7", "upgrade", "head"],
 ]
 
 
@@ -302,6 +303,8 @@ def test_the_entry_reads_the_command_line_as_typer_does(
         ["upgrade", "+1"],
         ["upgrade", "head", "--tag", "t"],
         ["upgrade", "head", "--lint"],
+        ["upgrade", "head", "--validate"],
+        ["--no-history", "--no-history", "upgrade"],
         ["history"],
         ["-xa=1", "status"],
         ["--url"],
@@ -384,3 +387,21 @@ def test_a_changed_password_in_the_environment_falls_back(
     assert answers == [False, True, False, True, False]
     text = json.dumps(recorded(project))
     assert "first-pw" not in text and "second-pw" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql+asyncpg://app:pw@db/app?options=-c%20x@y", "pw"),
+        ("postgresql://app:Pw@Secret@db/app", "Pw@Secret"),
+        ("postgresql://app:p%40ss@db/app", "p@ss"),
+        ("postgresql://app@db/app", None),
+        ("postgresql://db/app", None),
+    ],
+)
+def test_the_password_is_read_where_the_settings_read_it(url: str, password: str | None) -> None:
+    """An ``@`` in the query is not the end of the password (else the secret check never
+    matches, and every run records again)."""
+    from asyncmig.fastpath_store import password_from
+
+    assert password_from(url) == password

@@ -159,7 +159,6 @@ def _run_pool(
             # SIGTERM reached only this process (Kubernetes, docker stop): workers stop as
             # on Ctrl-C, rolling back the target each is migrating, before we exit 143.
             _interrupt(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

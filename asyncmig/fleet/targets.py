@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ class Target:
     """One database or schema a fleet command runs on."""
 
     name: str
-    #: The database URL (None: the main database, from the usual settings).
-    url: str | None = None
+    #: The database URL (None: the main database, from the usual settings). Not in the
+    #: repr: env.py may log :func:`asyncmig.env.current_target`, and the URL holds a password.
+    url: str | None = field(default=None, repr=False)
     #: The PostgreSQL schema: the run's ``search_path`` and ``version_table_schema``.
     schema: str | None = None
 

@@ -144,9 +144,13 @@ class Recorder:
             self._state[key] = READY
             return
         if dialect == "postgresql":
-            if state == UNKNOWN:
-                ensure(connection, schema)  # autocommit: nothing to abort
-            self._insert(connection, schema, [row])
+            try:
+                if state == UNKNOWN:
+                    ensure(connection, schema)  # autocommit: nothing to abort
+                self._insert(connection, schema, [row])
+            except Exception as exc:  # the step itself has committed: recording never fails it
+                self._give_up(key, exc)
+                return
             self._state[key] = READY
             return
         try:
@@ -182,14 +186,19 @@ class Recorder:
         """At the end of the run: rows still held belong to a transaction that is still
         open (the API's ``connection=``, the caller's transaction): written into it, unless
         the run failed. The listeners are removed either way."""
-        for connection, schema, rows, on_commit, on_rollback in self._pending.values():
+        for key, (connection, schema, rows, on_commit, on_rollback) in self._pending.items():
             with contextlib.suppress(Exception):
                 event.remove(connection, "commit", on_commit)
                 event.remove(connection, "rollback", on_rollback)
             if rows and not failed and not connection.closed and connection.in_transaction():
                 batch = rows[:]
                 rows.clear()
-                self._insert(connection, schema, batch)
+                try:
+                    # A savepoint: a failed INSERT must not abort the caller's transaction.
+                    with connection.begin_nested():
+                        self._insert(connection, schema, batch)
+                except Exception as exc:
+                    self._give_up(key, exc)
         self._pending.clear()
 
     def _insert(self, connection: Any, schema: str | None, rows: list[dict[str, Any]]) -> None:

@@ -185,3 +185,12 @@ def test_a_source_that_lists_no_target_runs_nothing(
     result = cli("fleet", "upgrade", "--targets", "empty.txt", "--json")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+
+
+def test_a_target_repr_hides_the_url() -> None:
+    """env.py may log ``current_target()``: its repr never shows the URL (nor its password)."""
+    from asyncmig.fleet.targets import Target
+
+    target = Target("acme", url="postgresql://app:s3cret@db/acme", schema=None)
+    assert "s3cret" not in repr(target)
+    assert repr(target) == "Target(name='acme', schema=None)"
