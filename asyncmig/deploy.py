@@ -210,16 +210,21 @@ class Run:
         )
         if config.schema is not None:
             settings["search_path"] = sessions.quote_ident(config.schema)
+            # As on a direct connection: autogenerate and check compare within the tenant.
+            connection.dialect.default_schema_name = config.schema
         sessions.apply_pg_settings(connection, settings, local=True)
-        if config.lock_timeout is None:
-            return
-        name = locks.lock_name(track.version_table, track.version_table_schema)
-        where = (connection.engine.url.render_as_string(hide_password=True), name)
-        holder = self._xact_locks.get(where)
-        if holder is not None and not holder.closed and holder.in_transaction():
-            return  # another engine of this run holds it in its open transaction
-        locks.acquire_xact(connection, name, config.lock_timeout, config.events.notice)
-        self._xact_locks[where] = connection
+        if config.lock_timeout is not None:
+            name = locks.lock_name(track.version_table, track.version_table_schema)
+            where = (connection.engine.url.render_as_string(hide_password=True), name)
+            holder = self._xact_locks.get(where)
+            # Another engine of this run may hold it in its open transaction.
+            if holder is None or holder.closed or not holder.in_transaction():
+                locks.acquire_xact(connection, name, config.lock_timeout, config.events.notice)
+                self._xact_locks[where] = connection
+        if config.schema is not None and config.writes:
+            # Inside the migration transaction (a session statement would reach another
+            # client's server connection), before Alembic reads the version table.
+            sessions.create_schema(connection, config.schema)
 
     def before_autocommit_block(self, migration_context: Any) -> None:
         """``autocommit_block()`` commits the migration transaction: through a

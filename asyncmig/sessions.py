@@ -188,11 +188,24 @@ def enter_schema(connection: Connection, schema: str, *, create: bool) -> None:
     it first when the command writes; the dialect's default schema follows, as in
     Alembic's cookbook recipe, so autogenerate compares within the tenant's schema."""
     if create:
-        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+        create_schema(connection, schema)
     connection.execute(
         text("SELECT set_config('search_path', :path, false)"), {"path": quote_ident(schema)}
     )
     connection.dialect.default_schema_name = schema
+
+
+def create_schema(connection: Connection, schema: str) -> None:
+    """``CREATE SCHEMA IF NOT EXISTS`` in a savepoint: two sessions creating the same
+    schema at once (two pods of one fleet) can make one fail on ``pg_namespace``'s unique
+    index; that one finds the schema made, and its transaction goes on."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with connection.begin_nested():
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+    except IntegrityError:
+        pass
 
 
 def mysql_settings(

@@ -268,3 +268,24 @@ async def test_the_api_on_a_pooled_connection_needs_no_statement_cache(
     assert [step.revision for step in result.steps] == ["0001aa", "0002aa"]
     assert await asyncio.to_thread(versions, transaction_pooled) == ["0002aa"]
     assert await asyncio.to_thread(advisory_locks, transaction_pooled) == []
+
+
+def test_fleet_schema_targets_through_a_transaction_pooler(
+    tmp_path: Path, transaction_pooled: PooledDatabase
+) -> None:
+    """Schema targets through a transaction-mode pooler: each schema is created inside the
+    migration transaction (a session statement would reach another client's server
+    connection), and each version table is in its tenant's schema."""
+    project = make_project(tmp_path / "proj")
+    project.revisions(REVISIONS)
+    targets = tmp_path / "tenants.txt"
+    targets.write_text("schema=tenant_a\nschema=tenant_b\n")
+    for _ in range(2):  # the second run finds both at head
+        ok(asyncmig(transaction_pooled, project, "-q", "fleet", "upgrade", "head",
+                    "--targets", str(targets), "--jobs", "2"))  # fmt: skip
+    for schema in ("tenant_a", "tenant_b"):
+        rows = fetch(
+            transaction_pooled.direct, f'SELECT version_num FROM "{schema}".alembic_version'
+        )
+        assert rows == [(HEAD,)]
+    assert versions(transaction_pooled) == []  # nothing in public
