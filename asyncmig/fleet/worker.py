@@ -51,8 +51,8 @@ class _ForwardedEvents:
             _report(("notice", self.name, message))
 
     def step(self, step: Step, index: int, total: int | None) -> None:
-        if _report is not None:
-            _report(("step", self.name, (index, total)))
+        """Nothing: the fleet's view shows targets, not steps (as for in-process targets);
+        each step is in the target's result."""
 
 
 def init_worker(queue: Any) -> None:
