@@ -35,6 +35,7 @@ from .dbwait import connect_with_retry
 from .errors import ConfigError
 from .events import Events
 from .history import autogenerate_filter
+from .identifiers import quote_ident
 from .results import Step
 from .revindex import RevisionIndex
 from .tracks import Track, dbapi_of, describe_target, host_port, position, read_back, read_raw
@@ -209,7 +210,7 @@ class Run:
             local=True,
         )
         if config.schema is not None:
-            settings["search_path"] = sessions.quote_ident(config.schema)
+            settings["search_path"] = quote_ident(config.schema)
             # As on a direct connection: autogenerate and check compare within the tenant.
             connection.dialect.default_schema_name = config.schema
         sessions.apply_pg_settings(connection, settings, local=True)

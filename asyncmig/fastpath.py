@@ -48,6 +48,7 @@ from .fastpath_store import (
     sha,
     unchanged,
 )
+from .identifiers import quote_ident
 
 #: What the recorded connection must have been, for the fast path to connect the same way.
 SUPPORTED = ("postgresql", "asyncpg")
@@ -319,10 +320,6 @@ def _password(entry: dict[str, Any], urls: Iterable[str]) -> str | bool | None:
     return False
 
 
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 async def _read(
     entry: dict[str, Any], password: str | None, timeout: float
 ) -> tuple[str, ...] | None:
@@ -340,9 +337,9 @@ async def _read(
             schemas = await connection.fetchval("SELECT current_schemas(false)::text")
             if schemas != entry["schemas"]:
                 return None
-        table = quoted(entry["version_table"])
+        table = quote_ident(entry["version_table"])
         if entry["version_table_schema"] is not None:
-            table = f"{quoted(entry['version_table_schema'])}.{table}"
+            table = f"{quote_ident(entry['version_table_schema'])}.{table}"
         rows = await connection.fetch(f"SELECT version_num FROM {table}")
         return tuple(str(row[0]) for row in rows)
     finally:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from . import bridge, pooler
 from .errors import ConfigError
+from .identifiers import quote_ident
 from .tracks import host_port
 from .watchdog import Watchdog
 
@@ -176,11 +177,6 @@ def apply_pg_settings(connection: Connection, settings: dict[str, str], *, local
     for i, (name, value) in enumerate(settings.items()):
         params[f"n{i}"], params[f"v{i}"] = name, value
     connection.execute(text(f"SELECT {calls}"), params)
-
-
-def quote_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted (a schema named by a tenant list is data, not SQL)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def enter_schema(connection: Connection, schema: str, *, create: bool) -> None:
