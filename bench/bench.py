@@ -265,11 +265,20 @@ class Row:
         return statistics.median(x.seconds for x in s) if s else None
 
     def rss(self, tool: str) -> int | None:
+        """The median of the runs' peak RSS, as times are medians: one run that differs in
+        kind (asyncmig's first ``current`` records what later runs answer from) does not
+        stand for the rest."""
         s = self.samples[tool]
-        return max(x.rss_kib for x in s) if s else None
+        return int(statistics.median(x.rss_kib for x in s)) if s else None
+
+    def cpu(self, tool: str) -> float | None:
+        """The median of the child's own CPU time (user + system): the client's work alone,
+        steadier than wall time when the database server or the disk is busy."""
+        s = self.samples[tool]
+        return statistics.median(x.cpu for x in s) if s else None
 
     def ratio(self, kind: str = "time") -> float | None:
-        get = self.median if kind == "time" else self.rss
+        get = {"time": self.median, "rss": self.rss, "cpu": self.cpu}[kind]
         a, b = get("asyncmig"), get("alembic")
         return a / b if a is not None and b else None
 
@@ -660,9 +669,9 @@ def fmt_ratio(x: float | None) -> str:
 
 
 def table(rows: Iterable[Row]) -> str:
-    header = ("backend", "N", "command", "asyncmig s", "alembic s", "ratio",
+    header = ("backend", "N", "command", "asyncmig s", "alembic s", "ratio", "CPU ratio",
               "asyncmig MiB", "alembic MiB", "RSS ratio")  # fmt: skip
-    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         cells = (
             row.backend,
@@ -671,6 +680,7 @@ def table(rows: Iterable[Row]) -> str:
             fmt_s(row.median("asyncmig"), "asyncmig" in row.failures),
             fmt_s(row.median("alembic"), "alembic" in row.failures),
             fmt_ratio(row.ratio()),
+            fmt_ratio(row.ratio("cpu")),
             fmt_mib(row.rss("asyncmig")),
             fmt_mib(row.rss("alembic")),
             fmt_ratio(row.ratio("rss")),
@@ -738,7 +748,9 @@ def report(rows: list[Row], backends: list[Backend], args: argparse.Namespace) -
             f"Measured {date.today().isoformat()} with `python bench/bench.py --n {args.n} "
             f"--repeat {args.repeat} --backend {args.backend}`; {environment(backends)}.",
             "Times are medians of alternating runs (seconds, wall clock, process start to exit);",
-            "MiB is the largest peak RSS of the process over the runs; ratio = asyncmig / alembic.",
+            "MiB is the median of the runs' peak RSS; ratio = asyncmig / alembic;",
+            "CPU ratio compares the processes' own CPU time (user + system), which a busy",
+            "server or disk does not blur as it blurs wall time.",
             "Both tools run from cached bytecode (`PYTHONPYCACHEPREFIX`, written by an untimed",
             "first run), as an installed wheel does; `status` is compared with `alembic current`;",
             '"(terminal)" rows run under `script -qec` so that stdout is a pseudo-terminal.',

@@ -75,3 +75,25 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: str) -> None:
     if command == "upgrade head":
         current = run_script("current", cwd=tmp_path)
         assert current.stdout == "0060aa (head)\n", current.stdout + current.stderr
+
+
+def test_the_console_script_leaves_mako_without_pygments(tmp_path: Path) -> None:
+    """Mako's Pygments plugin (HTML error pages) is never imported by the console script,
+    and Mako still renders revision files and reports a broken template in plain text."""
+    project = make_project(tmp_path)
+    made = run_script(
+        "revision", "-m", "first", cwd=project.path, env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
+    assert made.returncode == 0, made.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in made.stderr.splitlines()}
+    assert "mako.template" in imported
+    assert not {name for name in imported if name.startswith("pygments")}
+    assert len(list(project.versions.glob("*_first.py"))) == 1
+    template = project.path / "migrations" / "script.py.mako"
+    template.write_text("${undefined_name.attribute}\n")
+    broken = run_script("revision", "-m", "second", cwd=project.path)
+    assert broken.returncode == 2, broken.stderr
+    assert broken.stderr.startswith("Error: Template rendering failed; see "), broken.stderr
+    report = Path(broken.stderr.split("see ", 1)[1].split(" for ", 1)[0])
+    assert "undefined_name" in report.read_text()  # Mako's plain-text traceback
+    report.unlink()

@@ -17,16 +17,22 @@ from asyncmig.revindex import INDEX_NAME
 
 Cli = Callable[..., Result]
 
-#: Runs one command and records the revision files Alembic's loader imported.
+#: Runs one command; records the revision files Alembic's loader imported, and the most
+#: revision modules alive at once.
 IMPORTED = """
-import json, sys
+import json, sys, weakref
 from pathlib import Path
 from alembic.util import pyfiles
-loaded = []
+loaded, alive, most = [], [], 0
 load = pyfiles.load_module_py
 def counting(module_id, path):
-    loaded.append(Path(path).name)
-    return load(module_id, path)
+    global most
+    module = load(module_id, path)
+    if Path(path).name != "env.py":
+        loaded.append(Path(path).name)
+        alive.append(weakref.ref(module))
+        most = max(most, sum(ref() is not None for ref in alive))
+    return module
 pyfiles.load_module_py = counting
 from asyncmig.cli import app
 try:
@@ -34,7 +40,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open(sys.argv[1], "w") as fh:
-    json.dump({"code": code, "revisions": [n for n in loaded if n != "env.py"]}, fh)
+    json.dump({"code": code, "revisions": loaded, "most": most}, fh)
 """
 
 
@@ -61,7 +67,7 @@ def test_a_second_run_imports_no_revision_file_it_does_not_run(project: Project)
     assert (project.versions / "__pycache__" / INDEX_NAME).is_file()
     for args in (("upgrade", "head"), ("current",), ("status",), ("history",), ("heads",)):
         again = imported(project, *args)
-        assert again == {"code": 0, "revisions": []}, args
+        assert (again["code"], again["revisions"]) == (0, []), args
 
 
 def test_only_the_revisions_that_run_are_imported(project: Project) -> None:
@@ -119,3 +125,49 @@ def test_an_unwritable_folder_just_has_no_index(cli: Cli, project: Project) -> N
     result = cli("upgrade", "head")
     assert result.exit_code == 0, result.output
     assert cli("current").stdout == "0002aa (head)\n"
+
+
+def test_a_run_through_the_index_holds_one_revision_module_at_a_time(project: Project) -> None:
+    """Alembic binds every step's function before the first runs; through the index each
+    module is imported when its step runs and let go when it returns."""
+    project.revisions(12)
+    for args, expected in ((["heads"], 12), (["upgrade", "head"], 1), (["downgrade", "base"], 1)):
+        report = imported(project, *args)
+        # heads builds the index: Alembic's own loading, every module at once
+        assert (report["code"], report["most"]) == (0, expected), (args, report)
+        assert len(report["revisions"]) == 12, (args, report)  # type: ignore[arg-type]
+
+
+def test_a_revision_without_downgrade_fails_as_alembic_makes_it_fail(project: Project) -> None:
+    """The index knows which functions a file defines: a missing ``downgrade()`` fails
+    while Alembic builds the steps, before any runs, with or without the index."""
+    project.revisions(3)
+    path = next(project.versions.glob("0002aa_*.py"))
+    path.write_text(path.read_text().split("\ndef downgrade():")[0])
+    assert run_script("upgrade", "head", cwd=project.path).returncode == 0  # builds the index
+    outputs = []
+    for env in ({"ASYNCMIG_REVISION_INDEX": "false"}, {}):
+        failed = run_script("downgrade", "base", cwd=project.path, env=env)
+        outputs.append((failed.returncode, failed.stdout, failed.stderr))
+        current = run_script("current", cwd=project.path)
+        assert current.stdout == "0003aa (head)\n", current.stderr  # no step ran
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == 1 and "downgrade" in outputs[0][2], outputs[0]
+
+
+def test_deferred_functions_keep_their_name(project: Project) -> None:
+    """Alembic's "Running upgrade ..." line names the function: the index keeps its name."""
+    project.revisions(2)
+    path = next(project.versions.glob("0002aa_*.py"))
+    path.write_text(
+        path.read_text().replace("def upgrade():", "def forward():") + "\n\nupgrade = forward\n"
+    )
+    run_script("heads", cwd=project.path)  # builds the index
+    lines = []
+    for env in ({"ASYNCMIG_REVISION_INDEX": "false"}, {}):
+        done = run_script("upgrade", "head", cwd=project.path, env=env)
+        assert done.returncode == 0, done.stderr
+        lines.append([line for line in done.stderr.splitlines() if "Running" in line])
+        assert run_script("downgrade", "base", cwd=project.path).returncode == 0
+    assert lines[0] == lines[1]
+    assert any("Running forward 0001aa -> 0002aa" in line for line in lines[0]), lines
