@@ -45,6 +45,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import asyncmig
 
     compileall.compile_dir(Path(asyncmig.__file__).parent, quiet=1)
+    _deliverable_sigint()
+
+
+def _deliverable_sigint() -> None:
+    """The interruption tests send SIGINT to the script as Ctrl-C at a terminal would. A
+    suite started as a background job of a non-interactive shell inherits SIGINT ignored,
+    and so would every process it starts (a program keeps an ignored SIGINT ignored, as
+    asyncmig does): catching it here gives the children the default again at exec."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -56,9 +56,17 @@ class _ForwardedEvents:
 
 
 def init_worker(queue: Any) -> None:
-    """The pool's initializer: the queue a worker reports to (``None``: nowhere)."""
+    """The pool's initializer: the queue a worker reports to (``None``: nowhere).
+
+    SIGINT is how the fleet stops its workers (:func:`asyncmig.fleet.pool._interrupt`), so a
+    worker always turns it into ``KeyboardInterrupt``, even when asyncmig itself was started
+    with SIGINT ignored (a background job of a script, ``nohup``) and the worker inherited
+    that: it would otherwise migrate on after a SIGTERM, until ``docker stop`` kills it."""
+    import signal
+
     global _report
     _report = queue.put if queue is not None else None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_in_worker(job: Job) -> TargetResult:

@@ -144,10 +144,19 @@ def test_stamp_plan_check_and_current_on_schemas(
     assert [json.loads(line)["from"] for line in current.stdout.splitlines()] == [[ids[-1]]] * 2
 
 
+#: Starts the command of its arguments with SIGINT ignored, as a script's background job is.
+SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
 def test_sigterm_stops_the_workers_and_rolls_back(
-    project: Project, pg_url: str, tmp_path: Path
+    project: Project, pg_url: str, tmp_path: Path, sigint: str
 ) -> None:
-    """SIGTERM reaches only asyncmig (Kubernetes): its workers roll back and stop, exit 143."""
+    """SIGTERM reaches only asyncmig (Kubernetes): its workers roll back and stop, exit 143;
+    also when asyncmig was started with SIGINT ignored (the signal the workers are sent)."""
     import os
     import signal
     import subprocess
@@ -158,8 +167,9 @@ def test_sigterm_stops_the_workers_and_rolls_back(
     (tmp_path / "t.txt").write_text("schema=a\nschema=b\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "DATABASE"))}
     exe = Path(sys.executable).with_name("asyncmig")
+    wrapper = [sys.executable, "-c", SIGINT_IGNORED] if sigint == "ignored" else []
     proc = subprocess.Popen(
-        [str(exe), "--url", pg_url, "fleet", "upgrade", "--targets", "t.txt", "-j", "2"],
+        [*wrapper, str(exe), "--url", pg_url, "fleet", "upgrade", "--targets", "t.txt", "-j", "2"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # a signal to asyncmig only, not to a process group
     )  # fmt: skip
