@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
+import weakref
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import pytest
+from alembic.util import pyfiles
 from support.projects import Project
 from support.scripts import run_script
 from typer.testing import Result
@@ -17,63 +20,53 @@ from asyncmig.revindex import INDEX_NAME
 
 Cli = Callable[..., Result]
 
-#: Runs one command; records the revision files Alembic's loader imported, and the most
-#: revision modules alive at once.
-IMPORTED = """
-import json, sys, weakref
-from pathlib import Path
-from alembic.util import pyfiles
-loaded, alive, most = [], [], 0
-load = pyfiles.load_module_py
-def counting(module_id, path):
-    global most
-    module = load(module_id, path)
-    if Path(path).name != "env.py":
-        loaded.append(Path(path).name)
-        alive.append(weakref.ref(module))
-        most = max(most, sum(ref() is not None for ref in alive))
-    return module
-pyfiles.load_module_py = counting
-from asyncmig.cli import app
-try:
-    app(sys.argv[2:], prog_name="asyncmig")
-except SystemExit as exc:
-    code = exc.code
-with open(sys.argv[1], "w") as fh:
-    json.dump({"code": code, "revisions": loaded, "most": most}, fh)
-"""
+
+@pytest.fixture
+def imported(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
+    """Run one command; report the revision files Alembic's loader imported and the most
+    revision modules alive at once (the index is read from its file by every run)."""
+
+    def run(*args: str) -> dict[str, Any]:
+        loaded: list[str] = []
+        alive: list[weakref.ref[ModuleType]] = []
+        most = 0
+        load = pyfiles.load_module_py
+
+        def counting(module_id: str, path: Any) -> ModuleType:
+            nonlocal most
+            module = load(module_id, path)
+            if Path(path).name != "env.py":
+                loaded.append(Path(path).name)
+                alive.append(weakref.ref(module))
+                most = max(most, sum(ref() is not None for ref in alive))
+            return module
+
+        with monkeypatch.context() as patch:
+            patch.setattr(pyfiles, "load_module_py", counting)
+            result = cli(*args)
+        return {"code": result.exit_code, "revisions": loaded, "most": most}
+
+    return run
 
 
-def imported(project: Project, *args: str) -> dict[str, object]:
-    out = project.path / "imported.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASYNCMIG_", "DATABASE_URL"))}
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTED, str(out), *args],
-        cwd=project.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    data: dict[str, object] = json.loads(out.read_text())
-    return data
-
-
-def test_a_second_run_imports_no_revision_file_it_does_not_run(project: Project) -> None:
+def test_a_second_run_imports_no_revision_file_it_does_not_run(
+    project: Project, imported: Callable[..., dict[str, Any]]
+) -> None:
     project.revisions(20)
-    first = imported(project, "upgrade", "head")
+    first = imported("upgrade", "head")
     assert first["code"] == 0 and len(first["revisions"]) == 20  # type: ignore[arg-type]
     assert (project.versions / "__pycache__" / INDEX_NAME).is_file()
     for args in (("upgrade", "head"), ("current",), ("status",), ("history",), ("heads",)):
-        again = imported(project, *args)
+        again = imported(*args)
         assert (again["code"], again["revisions"]) == (0, []), args
 
 
-def test_only_the_revisions_that_run_are_imported(project: Project) -> None:
+def test_only_the_revisions_that_run_are_imported(
+    project: Project, imported: Callable[..., dict[str, Any]]
+) -> None:
     project.revisions(5)
-    imported(project, "upgrade", "0003aa")
-    result = imported(project, "upgrade", "head")
+    imported("upgrade", "0003aa")
+    result = imported("upgrade", "head")
     assert sorted(result["revisions"]) == [  # type: ignore[arg-type]
         "0004aa_create_t0004.py",
         "0005aa_create_t0005.py",
@@ -127,47 +120,51 @@ def test_an_unwritable_folder_just_has_no_index(cli: Cli, project: Project) -> N
     assert cli("current").stdout == "0002aa (head)\n"
 
 
-def test_a_run_through_the_index_holds_one_revision_module_at_a_time(project: Project) -> None:
+def test_a_run_through_the_index_holds_one_revision_module_at_a_time(
+    project: Project, imported: Callable[..., dict[str, Any]]
+) -> None:
     """Alembic binds every step's function before the first runs; through the index each
     module is imported when its step runs and let go when it returns."""
     project.revisions(12)
     for args, expected in ((["heads"], 12), (["upgrade", "head"], 1), (["downgrade", "base"], 1)):
-        report = imported(project, *args)
+        report = imported(*args)
         # heads builds the index: Alembic's own loading, every module at once
         assert (report["code"], report["most"]) == (0, expected), (args, report)
         assert len(report["revisions"]) == 12, (args, report)  # type: ignore[arg-type]
 
 
-def test_a_revision_without_downgrade_fails_as_alembic_makes_it_fail(project: Project) -> None:
+def test_a_revision_without_downgrade_fails_as_alembic_makes_it_fail(
+    cli: Cli, project: Project
+) -> None:
     """The index knows which functions a file defines: a missing ``downgrade()`` fails
     while Alembic builds the steps, before any runs, with or without the index."""
     project.revisions(3)
     path = next(project.versions.glob("0002aa_*.py"))
     path.write_text(path.read_text().split("\ndef downgrade():")[0])
-    assert run_script("upgrade", "head", cwd=project.path).returncode == 0  # builds the index
+    assert cli("upgrade", "head").exit_code == 0  # builds the index
     outputs = []
     for env in ({"ASYNCMIG_REVISION_INDEX": "false"}, {}):
-        failed = run_script("downgrade", "base", cwd=project.path, env=env)
-        outputs.append((failed.returncode, failed.stdout, failed.stderr))
-        current = run_script("current", cwd=project.path)
-        assert current.stdout == "0003aa (head)\n", current.stderr  # no step ran
+        failed = cli("downgrade", "base", env=env)
+        outputs.append((failed.exit_code, failed.stdout, failed.stderr))
+        current = cli("current")
+        assert current.stdout == "0003aa (head)\n", current.output  # no step ran
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == 1 and "downgrade" in outputs[0][2], outputs[0]
 
 
-def test_deferred_functions_keep_their_name(project: Project) -> None:
+def test_deferred_functions_keep_their_name(cli: Cli, project: Project) -> None:
     """Alembic's "Running upgrade ..." line names the function: the index keeps its name."""
     project.revisions(2)
     path = next(project.versions.glob("0002aa_*.py"))
     path.write_text(
         path.read_text().replace("def upgrade():", "def forward():") + "\n\nupgrade = forward\n"
     )
-    run_script("heads", cwd=project.path)  # builds the index
+    assert cli("heads").exit_code == 0  # builds the index
     lines = []
     for env in ({"ASYNCMIG_REVISION_INDEX": "false"}, {}):
-        done = run_script("upgrade", "head", cwd=project.path, env=env)
-        assert done.returncode == 0, done.stderr
+        done = cli("upgrade", "head", env=env)
+        assert done.exit_code == 0, done.output
         lines.append([line for line in done.stderr.splitlines() if "Running" in line])
-        assert run_script("downgrade", "base", cwd=project.path).returncode == 0
+        assert cli("downgrade", "base").exit_code == 0
     assert lines[0] == lines[1]
     assert any("Running forward 0001aa -> 0002aa" in line for line in lines[0]), lines
