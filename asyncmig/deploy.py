@@ -60,6 +60,9 @@ class RunConfig:
     #: A fleet's schema target: ``search_path`` of every session and the default
     #: ``version_table_schema`` (created if missing by commands that write).
     schema: str | None = None
+    #: ``upgrade``/``downgrade``: each revision module is let go after its step
+    #: (:mod:`asyncmig.revindex`); commands that call a revision twice keep them.
+    release_revisions: bool = False
 
     @property
     def wait_timeout(self) -> float:
@@ -99,7 +102,11 @@ class Run:
         #: Bounds every database await when a statement timeout is set (the bridge runs it).
         self.watchdog = Watchdog(timeout + MARGIN) if timeout else None
         #: Revision files read from an index instead of imported (asyncmig.revindex).
-        self.revision_index = RevisionIndex() if config.options.get("revision_index") else None
+        self.revision_index = (
+            RevisionIndex(release=config.release_revisions)
+            if config.options.get("revision_index")
+            else None
+        )
         #: Writes each step to the history table (asyncmig.history), unless --no-history.
         self.history: Recorder | None = None
         if config.writes and config.options.get("history"):

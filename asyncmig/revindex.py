@@ -13,12 +13,16 @@ again, exactly that one. A folder that cannot be written to simply has no index.
 It also keeps each file's checksum for the schema history
 (:mod:`asyncmig.history.checksum`), so a step's row costs no second read of its file.
 
-A revision's ``upgrade``/``downgrade`` is handed out as a :class:`Deferred` function
-that imports the module when called and lets it go when it returns: Alembic builds
-every step of a run (binding each module's function) before the first one runs, so
-without it all modules stay loaded from the first step to the last; with it a
-run holds one revision module at a time (3.5 MiB less peak memory at 1000
-revisions). The index records which of the two each file defines, and under what
+In ``upgrade`` and ``downgrade`` (``RevisionIndex(release=True)``) a revision's
+``upgrade``/``downgrade`` is handed out as a :class:`Deferred` function that imports the
+module when called and lets it go when it returns: Alembic builds every step of a run
+(binding each module's function) before the first one runs, so without it all modules
+stay loaded from the first step to the last; with it a run holds one revision module at
+a time (3.5 MiB less peak memory at 1000 revisions). A module whose function is called
+a second time in the run (an env.py that migrates several databases in turn, as
+Alembic's ``multidb`` template does) is imported again once and then kept. Commands that
+call both functions of a revision (``verify``, ``lint``) keep every module, as Alembic
+does. The index records which of the two functions each file defines, and under what
 ``__name__``, so a missing function fails as early as Alembic makes it fail, and the
 "Running upgrade" log line names the same function.
 
@@ -57,10 +61,14 @@ class LazyModule:
         value = self.__dict__["_meta"].get("checksum")
         return value if isinstance(value, str) else None
 
-    def __init__(self, meta: dict[str, Any], load: Callable[[], ModuleType]) -> None:
+    def __init__(
+        self, meta: dict[str, Any], load: Callable[[], ModuleType], *, release: bool = False
+    ) -> None:
         self.__dict__["_meta"] = meta
         self.__dict__["_load"] = load
         self.__dict__["_module"] = None
+        #: Hand out deferred functions and let the module go after a call (see above).
+        self.__dict__["_release"] = release
         self.__dict__["__doc__"] = meta["doc"]
         for name in FIELDS:
             self.__dict__[name] = _as_given(meta[name])
@@ -71,15 +79,20 @@ class LazyModule:
         module = self.__dict__["_module"]
         if module is None:
             runner = self.__dict__["_meta"].get("runners", {}).get(name)
-            if runner is not None:
+            if runner is not None and self.__dict__["_release"]:
                 return Deferred(self, name, runner)
             module = self.__dict__["_module"] = self.__dict__["_load"]()
         return getattr(module, name)
 
     def call(self, name: str, *args: Any, **kw: Any) -> Any:
-        """Call the module's function ``name``; a module imported only for the call is
-        not kept (it is imported again if anything asks for it later)."""
-        module = self.__dict__["_module"] or self.__dict__["_load"]()
+        """Call the module's function ``name``. The first time, the module is imported for
+        the call only; a second call imports it again and keeps it."""
+        module = self.__dict__["_module"]
+        if module is None:
+            module = self.__dict__["_load"]()
+            if not self.__dict__["_release"]:
+                self.__dict__["_module"] = module
+            self.__dict__["_release"] = False
         return getattr(module, name)(*args, **kw)
 
 
@@ -196,9 +209,11 @@ class Index:
 
 class RevisionIndex:
     """The indexes of one run, one per versions folder; :meth:`script` replaces
-    ``Script._from_path`` while the run is active (see :mod:`asyncmig.hooks`)."""
+    ``Script._from_path`` while the run is active (see :mod:`asyncmig.hooks`).
+    ``release``: let each revision module go after its step (``upgrade``/``downgrade``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, release: bool = False) -> None:
+        self.release = release
         self._folders: dict[Path, Index] = {}
         self._seen: dict[Path, set[str]] = {}
         self._lock = threading.Lock()
@@ -221,7 +236,9 @@ class RevisionIndex:
             self._seen[path.parent].add(path.name)
         meta = index.lookup(path)
         if meta is not None and meta.get("revision"):
-            module = LazyModule(meta, lambda: load_python_file(path.parent, path.name))
+            module = LazyModule(
+                meta, lambda: load_python_file(path.parent, path.name), release=self.release
+            )
             return Script(module, meta["revision"], path)  # type: ignore[arg-type]
         script = original(scriptdir, path)
         if script is not None:

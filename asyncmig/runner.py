@@ -78,6 +78,7 @@ def execute(
     arguments: Mapping[str, Any],
     writes: bool = False,
     output_buffer: TextIO | None = None,
+    release_revisions: bool = False,
 ) -> tuple[T, Run]:
     """Run ``call(config)`` with the hooks active; every failure leaves as an AsyncmigError.
 
@@ -93,6 +94,7 @@ def execute(
             writes=writes,
             quiet=rt.quiet,
             schema=rt.schema,
+            release_revisions=release_revisions,
         ),
         external=rt.connection,
     )
@@ -245,6 +247,7 @@ def migrate(
             arguments={**arguments, "sql": sql},
             writes=not sql,
             output_buffer=buffer,
+            release_revisions=True,
         )
     except AsyncmigError as error:
         failed_run: Run | None = getattr(error, "run", None)

@@ -16,7 +16,7 @@ from support.projects import Project
 from support.scripts import run_script
 from typer.testing import Result
 
-from asyncmig.revindex import INDEX_NAME
+from asyncmig.revindex import INDEX_NAME, LazyModule
 
 Cli = Callable[..., Result]
 
@@ -168,3 +168,46 @@ def test_deferred_functions_keep_their_name(cli: Cli, project: Project) -> None:
         assert cli("downgrade", "base").exit_code == 0
     assert lines[0] == lines[1]
     assert any("Running forward 0001aa -> 0002aa" in line for line in lines[0]), lines
+
+
+def loader(loads: list[int]) -> Callable[[], ModuleType]:
+    """A revision module whose ``upgrade()`` says how many times it has been imported."""
+
+    def load() -> ModuleType:
+        loads.append(1)
+        module = ModuleType("revision")
+        module.upgrade = lambda: len(loads)  # type: ignore[attr-defined]
+        return module
+
+    return load
+
+
+@pytest.mark.parametrize(
+    ("release", "returns", "imports"), [(True, [1, 2, 2], 2), (False, [1, 1, 1], 1)]
+)
+def test_a_module_called_again_is_imported_once_more_and_kept(
+    release: bool, returns: list[int], imports: int
+) -> None:
+    """An env.py that migrates several databases in turn (Alembic's multidb template) calls
+    each revision's function once per database: imported for the first call, again for the
+    second, then kept. Without ``release`` a module is imported once, as Alembic does."""
+    loads: list[int] = []
+    meta = {"doc": "", "revision": "a1", "down_revision": None, "branch_labels": None}
+    meta |= {"depends_on": None, "runners": {"upgrade": "<lambda>"}}
+    lazy = LazyModule(meta, loader(loads), release=release)
+    function = lazy.upgrade
+    assert [function() for _ in range(3)] == returns
+    assert len(loads) == imports
+
+
+def test_verify_and_lint_import_each_revision_once(
+    project: Project, imported: Callable[..., dict[str, Any]]
+) -> None:
+    """They call both functions of every revision: the modules are kept, as in Alembic."""
+    project.revisions(4)
+    imported("heads")  # builds the index
+    for args in (("lint",), ("verify",)):
+        report = imported(*args)
+        assert sorted(report["revisions"]) == sorted(  # type: ignore[arg-type]
+            p.name for p in project.versions.glob("*.py")
+        ), (args, report)
