@@ -244,7 +244,7 @@ class Recorder:
         if not heads or set(at) != set(heads):
             return None
         # At a single head, what ``current`` shows is that head: Alembic's get_all_current
-        # walks every ancestor to learn it (30 ms at 300 revisions, quadratic in them).
+        # walks every ancestor to learn it (20 ms at 300 revisions, quadratic in them).
         shown = [script.get_revision(at[0])] if len(at) == 1 else script.get_all_current(at)
         return [[s.cmd_format(False), s.cmd_format(True)] for s in shown]
 

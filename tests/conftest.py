@@ -37,7 +37,7 @@ __all__ = ["MARIADB_HOST", "PG_HOST", "Project", "make_project", "run_script", "
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile asyncmig's own modules once. Where ``PYTHONDONTWRITEBYTECODE`` is set (this
     machine, CI), the editable install has no bytecode, and each of the suite's hundreds of
-    ``asyncmig`` subprocesses would compile the package from source again (~0.1 s each).
+    ``asyncmig`` subprocesses would compile the package from source again (~50 ms each).
     Existing bytecode is still read with the variable set, and nothing the tests write
     (revision files rewritten within a second) is ever cached."""
     import compileall
