@@ -6,8 +6,10 @@ Parses the fleet's options, runs :func:`asyncmig.fleet.run.run` with a progress 
 
 from __future__ import annotations
 
+import inspect
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -122,144 +124,118 @@ def _print_plans(result: Any) -> None:
             sys.stdout.write(f"-- fleet target: {target.name}\n{target.sql}\n")
 
 
-@fleet_app.command("upgrade")
+#: The options every fleet command takes, after its own: (name, annotation, default).
+_FLEET_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("targets", TargetsOpt, None),
+    ("targets_sql", TargetsSqlOpt, None),
+    ("jobs", JobsOpt, None),
+    ("fail_fast", FailFastOpt, False),
+    ("shard", ShardOpt, None),
+    ("shard_count", ShardCountOpt, None),
+    ("json_out", JsonOpt, False),
+)
+
+
+def fleet_command(
+    name: str, *, fail_fast: bool = True, **settings: Any
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., None]]:
+    """Register the fleet command ``name``. The decorated function declares only the
+    command's own parameters and returns the arguments each target runs with; the fleet's
+    options (:data:`_FLEET_OPTIONS`, ``--fail-fast`` only where ``fail_fast``) are added
+    to its signature here, once, as the global options are in :mod:`asyncmig.cli`."""
+
+    def decorate(arguments_of: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+        hints = get_type_hints(arguments_of, include_extras=True)  # this module's strings
+        own = [
+            parameter.replace(annotation=hints[parameter.name])
+            for parameter in inspect.signature(arguments_of).parameters.values()
+        ]
+        shared = [
+            inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY, default=default,
+                              annotation=annotation)
+            for option, annotation, default in _FLEET_OPTIONS
+            if fail_fast or option != "fail_fast"
+        ]  # fmt: skip
+
+        def command(ctx: typer.Context, **given: Any) -> None:
+            fleet = {option: given.pop(option, default) for option, _, default in _FLEET_OPTIONS}
+            _run(ctx, name, arguments_of(ctx, **given), **fleet)
+
+        parameters = [*own, *shared]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        command.__doc__ = arguments_of.__doc__
+        command.__name__ = arguments_of.__name__
+        fleet_app.command(name, **settings)(command)
+        return command
+
+    return decorate
+
+
+@fleet_command("upgrade")
 def upgrade_cmd(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target: head, heads, +2, an id.")] = "head",
     tag: TagOpt = None,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    fail_fast: FailFastOpt = False,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> dict[str, Any]:
     """Upgrade every target to a later revision."""
-    _run(
-        ctx, "upgrade", {"revision": revision, "tag": tag}, targets=targets,
-        targets_sql=targets_sql, jobs=jobs, fail_fast=fail_fast, shard=shard,
-        shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {"revision": revision, "tag": tag}
 
 
 # ignore_unknown_options: a relative target such as ``-1`` is a revision, not an option.
-@fleet_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+@fleet_command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade_cmd(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target: base, -1, an id.")],
     tag: TagOpt = None,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    fail_fast: FailFastOpt = False,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> dict[str, Any]:
     """Revert every target to a previous revision."""
-    _run(
-        ctx, "downgrade", {"revision": revision, "tag": tag}, targets=targets,
-        targets_sql=targets_sql, jobs=jobs, fail_fast=fail_fast, shard=shard,
-        shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {"revision": revision, "tag": tag}
 
 
-@fleet_app.command("stamp")
+@fleet_command("stamp")
 def stamp_cmd(
     ctx: typer.Context,
     revisions: Annotated[
         list[str], typer.Argument(help="Revision(s) to write to each version table.")
     ],
     purge: Annotated[bool, typer.Option("--purge", help="Empty the version table first.")] = False,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    fail_fast: FailFastOpt = False,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> dict[str, Any]:
     """Set every target's version table to the given revision(s) without migrating."""
-    _run(
-        ctx, "stamp", {"revisions": list(revisions), "purge": purge}, targets=targets,
-        targets_sql=targets_sql, jobs=jobs, fail_fast=fail_fast, shard=shard,
-        shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {"revisions": list(revisions), "purge": purge}
 
 
-@fleet_app.command("current")
+@fleet_command("current", fail_fast=False)
 def current_cmd(
     ctx: typer.Context,
     check_heads: Annotated[
         bool,
         typer.Option("-c", "--check-heads", help="Exit 4 unless every target is at every head."),
     ] = False,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> dict[str, Any]:
     """Show every target's current revision(s)."""
-    _run(
-        ctx, "current", {"check_heads": check_heads}, targets=targets,
-        targets_sql=targets_sql, jobs=jobs, fail_fast=False, shard=shard,
-        shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {"check_heads": check_heads}
 
 
-@fleet_app.command("status")
-def status_cmd(
-    ctx: typer.Context,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+@fleet_command("status", fail_fast=False)
+def status_cmd(ctx: typer.Context) -> dict[str, Any]:
     """Show every target's pending revisions; exit 4 if any target is behind."""
-    _run(
-        ctx, "status", {}, targets=targets, targets_sql=targets_sql, jobs=jobs,
-        fail_fast=False, shard=shard, shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {}
 
 
-@fleet_app.command("check")
-def check_cmd(
-    ctx: typer.Context,
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+@fleet_command("check", fail_fast=False)
+def check_cmd(ctx: typer.Context) -> dict[str, Any]:
     """Exit 4 if any target has an upgrade pending or model drift."""
-    _run(
-        ctx, "check", {}, targets=targets, targets_sql=targets_sql, jobs=jobs,
-        fail_fast=False, shard=shard, shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {}
 
 
-@fleet_app.command("plan")
+@fleet_command("plan", fail_fast=False)
 def plan_cmd(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision (default: head).")] = "head",
-    targets: TargetsOpt = None,
-    targets_sql: TargetsSqlOpt = None,
-    jobs: JobsOpt = None,
-    shard: ShardOpt = None,
-    shard_count: ShardCountOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+) -> dict[str, Any]:
     """Print the SQL an upgrade would run on every target, from its current revision."""
-    _run(
-        ctx, "plan", {"revision": revision}, targets=targets, targets_sql=targets_sql,
-        jobs=jobs, fail_fast=False, shard=shard, shard_count=shard_count, json_out=json_out,
-    )  # fmt: skip
+    return {"revision": revision}
 
 
 for _info in fleet_app.registered_commands:
