@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 
     from ..options import Options
 
+    class Reaching(Options, total=False):
+        """The keywords of every fleet function: which targets, how many at once, which
+        shard (:class:`FleetOptions`), and the global options, as for the single commands."""
+
+        targets: Sequence[TargetSpec] | None
+        targets_file: str | os.PathLike[str] | None
+        targets_sql: str | None
+        jobs: int | None
+        shard: tuple[int, int] | None
+
+    class Migrating(Reaching, total=False):
+        """``upgrade``/``downgrade``: also ``fail_fast`` (start no target after a failure)."""
+
+        fail_fast: bool
+
+
 __all__ = [
     "DEFAULT_JOBS",
     "FleetOptions",
@@ -46,139 +62,55 @@ __all__ = [
 ]
 
 
+#: The keywords of the fleet functions that are :class:`FleetOptions`; the rest are
+#: the global options.
+_FLEET_KEYWORDS = ("targets", "targets_file", "targets_sql", "jobs", "fail_fast", "shard")
+
+
 async def _run(
-    command: str,
-    arguments: Mapping[str, Any],
-    targets: Sequence[TargetSpec] | None,
-    targets_file: str | os.PathLike[str] | None,
-    targets_sql: str | None,
-    jobs: int | None,
-    fail_fast: bool,
-    shard: tuple[int, int] | None,
-    options: Mapping[str, Any],
+    command: str, arguments: Mapping[str, Any], keywords: Mapping[str, Any]
 ) -> FleetResult:
-    fleet = FleetOptions(
-        targets=targets,
-        targets_file=targets_file,
-        targets_sql=targets_sql,
-        jobs=jobs,
-        fail_fast=fail_fast,
-        shard=shard,
-    )
+    options = dict(keywords)
+    fleet = FleetOptions(**{key: options.pop(key) for key in _FLEET_KEYWORDS if key in options})
     # The run blocks (it waits on worker processes, or migrates here with jobs=1): in a
     # thread, so the caller's event loop keeps going.
     return await asyncio.to_thread(run_fleet, command, arguments, fleet, options)
 
 
-async def upgrade(
-    revision: str = "head",
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    fail_fast: bool = False,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def upgrade(revision: str = "head", **keywords: Unpack[Migrating]) -> FleetResult:
     """Upgrade every target to ``revision``; ``targets``: :class:`Target` objects, URLs,
     ``"schema=NAME"`` strings or ``{"url", "schema", "name"}`` mappings."""
-    return await _run(
-        "upgrade", {"revision": revision}, targets, targets_file, targets_sql, jobs,
-        fail_fast, shard, options,
-    )  # fmt: skip
+    return await _run("upgrade", {"revision": revision}, keywords)
 
 
-async def downgrade(
-    revision: str,
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    fail_fast: bool = False,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def downgrade(revision: str, **keywords: Unpack[Migrating]) -> FleetResult:
     """Downgrade every target to ``revision``."""
-    return await _run(
-        "downgrade", {"revision": revision}, targets, targets_file, targets_sql, jobs,
-        fail_fast, shard, options,
-    )  # fmt: skip
+    return await _run("downgrade", {"revision": revision}, keywords)
 
 
 async def stamp(
-    revision: str | Sequence[str],
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    purge: bool = False,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
+    revision: str | Sequence[str], *, purge: bool = False, **keywords: Unpack[Reaching]
 ) -> FleetResult:
     """Write ``revision`` to every target's version table."""
     revisions = [revision] if isinstance(revision, str) else list(revision)
-    return await _run(
-        "stamp", {"revisions": revisions, "purge": purge}, targets, targets_file,
-        targets_sql, jobs, False, shard, options,
-    )  # fmt: skip
+    return await _run("stamp", {"revisions": revisions, "purge": purge}, keywords)
 
 
-async def current(
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def current(**keywords: Unpack[Reaching]) -> FleetResult:
     """Every target's current revisions (``result.from_revisions``)."""
-    return await _run(
-        "current", {}, targets, targets_file, targets_sql, jobs, False, shard, options
-    )
+    return await _run("current", {}, keywords)
 
 
-async def status(
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def status(**keywords: Unpack[Reaching]) -> FleetResult:
     """Every target's pending revisions (``result.steps``; exit code 4 when behind)."""
-    return await _run("status", {}, targets, targets_file, targets_sql, jobs, False, shard, options)
+    return await _run("status", {}, keywords)
 
 
-async def check(
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def check(**keywords: Unpack[Reaching]) -> FleetResult:
     """``alembic check`` on every target: exit code 4 on pending revisions or drift."""
-    return await _run("check", {}, targets, targets_file, targets_sql, jobs, False, shard, options)
+    return await _run("check", {}, keywords)
 
 
-async def plan(
-    revision: str = "head",
-    *,
-    targets: Sequence[TargetSpec] | None = None,
-    targets_file: str | os.PathLike[str] | None = None,
-    targets_sql: str | None = None,
-    jobs: int | None = None,
-    shard: tuple[int, int] | None = None,
-    **options: Unpack[Options],
-) -> FleetResult:
+async def plan(revision: str = "head", **keywords: Unpack[Reaching]) -> FleetResult:
     """The SQL an upgrade would run on every target (``result.sql``)."""
-    return await _run(
-        "plan", {"revision": revision}, targets, targets_file, targets_sql, jobs, False,
-        shard, options,
-    )  # fmt: skip
+    return await _run("plan", {"revision": revision}, keywords)
