@@ -94,7 +94,7 @@ def _run(
     from .fleet.targets import parse_shard
 
     state = state_of(ctx)
-    settings_of(ctx)  # the main database's secrets, registered for masking
+    settings = settings_of(ctx)  # also registers the main database's secrets for masking
     fleet = FleetOptions(
         targets_file=targets,
         targets_sql=targets_sql,
@@ -104,7 +104,7 @@ def _run(
         shard_count=shard_count,
     )
     options = dict(state.options)
-    prepared = prepare(fleet, options)
+    prepared = prepare(fleet, options, settings)
     state.secrets.update(prepared.secrets)
     printer = printer_of(ctx, json_out)
     with view.FleetView(printer, command, len(prepared.targets), json_lines=json_out) as seen:

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .pool import Observer, run_jobs
@@ -24,6 +24,9 @@ from .targets import (
     shard_from_env,
 )
 from .worker import COMMANDS, Job
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 #: Targets migrated at once unless told: small enough that a fleet does not exhaust a
 #: server's max_connections (each target holds one connection, two during read-back).
@@ -59,12 +62,15 @@ def _as_target(spec: TargetSpec, where: str) -> Target:
     return make_target(spec.get("url"), spec.get("schema"), spec.get("name"))
 
 
-def gather(fleet: FleetOptions, options: Mapping[str, Any]) -> tuple[list[Target], dict[str, Any]]:
+def gather(
+    fleet: FleetOptions, options: Mapping[str, Any], settings: Settings | None = None
+) -> tuple[list[Target], dict[str, Any]]:
     """The fleet's targets (all shards) and its config: given targets, a file, a query,
-    or the config's, in that order."""
-    from ..settings import resolve
+    or the config's, in that order. ``settings``: ``options`` resolved already (the CLI's)."""
+    if settings is None:
+        from ..settings import resolve
 
-    settings = resolve(options)  # type: ignore[arg-type]
+        settings = resolve(options)  # type: ignore[arg-type]
     cwd = options.get("cwd")
     config = read_config(settings.config_file, settings.toml_file)
     if cwd is not None and "targets_file" in config:
@@ -145,11 +151,13 @@ class Prepared:
         return {secret for target in self.targets for secret in target.secrets}
 
 
-def prepare(fleet: FleetOptions, options: Mapping[str, Any]) -> Prepared:
+def prepare(
+    fleet: FleetOptions, options: Mapping[str, Any], settings: Settings | None = None
+) -> Prepared:
     """Gather the targets, take the shard, settle the number of jobs."""
     environ = options.get("environ")
     environ = dict(environ if environ is not None else os.environ)
-    targets, config = gather(fleet, options)
+    targets, config = gather(fleet, options, settings)
     shard = shard_of(fleet, environ)
     return Prepared(tuple(select_shard(targets, shard)), shard, jobs_of(fleet, config), environ)
 

@@ -7,6 +7,7 @@ import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.projects import Project
@@ -97,6 +98,30 @@ def test_fail_fast_starts_nothing_after_a_failure(
     assert result.exit_code == 1, result.output
     assert "fleet upgrade: 3 targets (1 failed, 2 skipped)" in result.stdout
     assert "failed: a" in result.stdout
+
+
+def test_the_command_line_resolves_the_settings_once_for_the_fleet(
+    cli: Callable[..., Result],
+    project: Project,
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once for the fleet (the main database's secrets, the targets), then once per target."""
+    import asyncmig.settings
+
+    calls: list[object] = []
+    resolve = asyncmig.settings.resolve
+
+    def counting(options: Any) -> Any:
+        calls.append(options)
+        return resolve(options)
+
+    monkeypatch.setattr(asyncmig.settings, "resolve", counting)
+    (tmp_path / "t.txt").write_text("schema=a\nschema=b\n")
+    result = cli("--url", pg_url, "fleet", "current", "--targets", "t.txt", "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1 + 2
 
 
 def test_passwords_are_masked_in_every_output(
