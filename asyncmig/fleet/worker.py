@@ -204,11 +204,18 @@ def _plan(rt: Any, args: Mapping[str, Any]) -> dict[str, Any]:
     from .. import commands
 
     plan = commands.plan(rt, args.get("revision") or "head")
+    sql = plan.sql
+    if sql and rt.schema is not None:
+        # The revisions name the tenant's tables unqualified, as the migration ran them on
+        # the schema's search_path: the script sets it, so that psql -f runs it as planned.
+        from ..identifiers import quote_ident
+
+        sql = f"SET search_path TO {quote_ident(rt.schema)};\n\n{sql}"
     return {
         "from_revisions": plan.current,
         "to_revisions": plan.steps[-1].to_revisions if plan.steps else plan.current,
         "steps": tuple(step.revision for step in plan.steps),
-        "sql": plan.sql,
+        "sql": sql,
     }
 
 

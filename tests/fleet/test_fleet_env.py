@@ -142,6 +142,22 @@ def test_passwords_are_masked_in_every_output(
         assert "postgres:***@" in result.output
 
 
+def run_sql(url: str, script: str) -> None:
+    """Run a plan's SQL script on the database of ``url`` (a psql -f)."""
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        connection = await asyncpg.connect(url.replace("+asyncpg", "", 1))
+        try:
+            await connection.execute(script)
+        finally:
+            await connection.close()
+
+    asyncio.run(go())
+
+
 def test_stamp_plan_check_and_current_on_schemas(
     cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
 ) -> None:
@@ -156,6 +172,15 @@ def test_stamp_plan_check_and_current_on_schemas(
     assert plan.exit_code == 0, plan.output
     assert plan.stdout.count("-- fleet target: ") == 2
     assert "CREATE TABLE t0002" in plan.stdout and "CREATE TABLE t0001" not in plan.stdout
+    planned = cli(*base, "plan", "--targets", "t.txt", "-j", "1", "--json")
+    scripts = {row["name"]: row["sql"] for row in map(json.loads, planned.stdout.splitlines())}
+    assert scripts["a"].startswith('SET search_path TO "a";\n'), scripts["a"][:200]
+    run_sql(pg_url, scripts["a"])  # as psql -f would: the tenant's table lands in its schema
+    assert version_tables(pg_url) == {"a": ids[1], "b": ids[0]}
+    assert pg_rows(pg_url, "select table_schema from information_schema.tables "
+                   "where table_name = 't0002'") == [("a",)]  # fmt: skip
+    back = cli(*base, "downgrade", ids[0], "--targets", "t.txt")  # a where the rest expects it
+    assert back.exit_code == 0, back.output
 
     check = cli(*base, "check", "--targets", "t.txt")
     assert check.exit_code == 4, check.output
