@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import typer.main
+from support.databases import pg_fetch
 from support.projects import Project
-from test_fleet_schemas import pg_rows, version_tables
+from test_fleet_schemas import version_tables
 from typer.testing import Result
 
 from asyncmig.cli_fleet import fleet_app
@@ -53,7 +54,7 @@ def test_the_indexed_job_manifest_migrates_every_tenant_once(
     ids = project.revisions(2)
     tenants = [f"tenant_{i:02d}" for i in range(12)]
     for name in [*tenants, "other_schema"]:
-        pg_rows(pg_url, f'create schema "{name}"')
+        pg_fetch(pg_url, f'create schema "{name}"')
     text = (DOCS / "ci" / "k8s-fleet-job.yaml").read_text()
     (argv,) = [json.loads(m) for m in re.findall(r"command: (\[.*\])", text)]
     assert argv[0] == "asyncmig"

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.databases import pg_execute, pg_fetch
 from support.projects import Project
-from test_fleet_schemas import pg_rows, version_tables
+from test_fleet_schemas import version_tables
 from typer.testing import Result
 
 import asyncmig.fleet
@@ -59,7 +60,7 @@ def test_an_env_py_written_for_the_cookbook_recipe(
     (project.path / "migrations" / "env.py").write_text(COOKBOOK_ENV)
     ids = project.revisions(2)
     for name in ("tenant_a", "tenant_b", "tenant_c"):
-        pg_rows(pg_url, f'create schema "{name}"')
+        pg_fetch(pg_url, f'create schema "{name}"')
     query = (
         "select schema_name from information_schema.schemata "
         "where schema_name like 'tenant%' order by 1"
@@ -142,22 +143,6 @@ def test_passwords_are_masked_in_every_output(
         assert "postgres:***@" in result.output
 
 
-def run_sql(url: str, script: str) -> None:
-    """Run a plan's SQL script on the database of ``url`` (a psql -f)."""
-    import asyncio
-
-    import asyncpg
-
-    async def go() -> None:
-        connection = await asyncpg.connect(url.replace("+asyncpg", "", 1))
-        try:
-            await connection.execute(script)
-        finally:
-            await connection.close()
-
-    asyncio.run(go())
-
-
 def test_stamp_plan_check_and_current_on_schemas(
     cli: Callable[..., Result], project: Project, pg_url: str, tmp_path: Path
 ) -> None:
@@ -175,9 +160,9 @@ def test_stamp_plan_check_and_current_on_schemas(
     planned = cli(*base, "plan", "--targets", "t.txt", "-j", "1", "--json")
     scripts = {row["name"]: row["sql"] for row in map(json.loads, planned.stdout.splitlines())}
     assert scripts["a"].startswith('SET search_path TO "a";\n'), scripts["a"][:200]
-    run_sql(pg_url, scripts["a"])  # as psql -f would: the tenant's table lands in its schema
+    pg_execute(pg_url, scripts["a"])  # as psql -f would: the tenant's table lands in its schema
     assert version_tables(pg_url) == {"a": ids[1], "b": ids[0]}
-    assert pg_rows(pg_url, "select table_schema from information_schema.tables "
+    assert pg_fetch(pg_url, "select table_schema from information_schema.tables "
                    "where table_name = 't0002'") == [("a",)]  # fmt: skip
     back = cli(*base, "downgrade", ids[0], "--targets", "t.txt")  # a where the rest expects it
     assert back.exit_code == 0, back.output
@@ -225,7 +210,7 @@ def test_sigterm_stops_the_workers_and_rolls_back(
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        sleeping = pg_rows(
+        sleeping = pg_fetch(
             pg_url,
             "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' "
             "and pid <> pg_backend_pid()",
@@ -237,7 +222,7 @@ def test_sigterm_stops_the_workers_and_rolls_back(
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, out + err
     assert version_tables(pg_url) == {}
-    assert pg_rows(
+    assert pg_fetch(
         pg_url,
         "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' "
         "and pid <> pg_backend_pid()",

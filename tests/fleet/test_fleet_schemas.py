@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.databases import pg_fetch
 from support.projects import Project
 from typer.testing import Result
 
 pytestmark = pytest.mark.postgres
-
-
-def pg_rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    import asyncpg
-
-    async def go() -> list[tuple[object, ...]]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            return [tuple(row) for row in await conn.fetch(sql)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 def write_targets(path: Path, names: list[str]) -> Path:
@@ -36,7 +23,7 @@ def version_tables(url: str) -> dict[str, str]:
     """Each tenant schema's version: read from the version table in that schema."""
     schemas = [
         row[0]
-        for row in pg_rows(
+        for row in pg_fetch(
             url,
             "select table_schema from information_schema.tables "
             "where table_name = 'alembic_version' order by 1",
@@ -44,7 +31,7 @@ def version_tables(url: str) -> dict[str, str]:
     ]
     found = {}
     for schema in schemas:
-        (row,) = pg_rows(url, f'select version_num from "{schema}".alembic_version')
+        (row,) = pg_fetch(url, f'select version_num from "{schema}".alembic_version')
         found[str(schema)] = str(row[0])
     return found
 
@@ -87,10 +74,10 @@ def test_200_schemas_jobs_8_one_failing_tenant_then_a_rerun(
     assert changed == {"tenant_123": ids}
     # All at head, each version table in its own schema, each tenant's tables too.
     assert version_tables(pg_url) == dict.fromkeys(names, ids[-1])
-    assert pg_rows(
+    assert pg_fetch(
         pg_url, "select count(*) from information_schema.tables where table_name = 't0002'"
     ) == [(200,)]
-    assert pg_rows(
+    assert pg_fetch(
         pg_url, "select count(*) from information_schema.tables where table_schema = 'public'"
     ) == [(0,)]
 
@@ -110,16 +97,15 @@ def test_each_schema_target_keeps_its_own_history(
                  "--jobs", "1")  # fmt: skip
     assert result.exit_code == 0, result.output
     for schema in ("tenant_a", "tenant_b"):
-        rows = pg_rows(
+        rows = pg_fetch(
             pg_url,
-            f'select revision, direction, deploy_id from "{schema}".asyncmig_history '
-            "order by id",
+            f'select revision, direction, deploy_id from "{schema}".asyncmig_history order by id',
         )
         assert rows == [
             (ids[0], "upgrade", "release-7"),
             (ids[1], "upgrade", "release-7"),
             (ids[1], "downgrade", None),
         ]
-    assert pg_rows(
+    assert pg_fetch(
         pg_url, "select count(*) from information_schema.tables where table_schema = 'public'"
     ) == [(0,)]

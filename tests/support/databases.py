@@ -73,6 +73,20 @@ def pg_fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
     return asyncio.run(go())
 
 
+def pg_execute(url: str, sql: str) -> None:
+    """Run the script ``sql`` (several statements, as ``psql -f``) on an asyncpg URL's database."""
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
 def pg_versions(url: str) -> list[str]:
     """The revisions in alembic_version; [] when the table does not exist."""
     rows = pg_fetch(url, "SELECT to_regclass('alembic_version') IS NOT NULL")
